@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-fast lint
+.PHONY: install run reference test test-fast lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ install: $(VENV)/.installed
 # The main job: the built-in `mini` study (pretrain → fine-tune → BEIR → ICL → fits → runs/mini/report.html).
 run: install
 	$(BIN)/retscale study mini --output runs/mini
+
+# The project's reference result: the `full` study (about 1.5 h on an idle 2-core CPU; re-run to resume), then its
+# report, results.csv, config, tables and figures copied into docs/results/full (no models, no caches).
+reference: install
+	$(BIN)/retscale study full --output runs/full
+	$(BIN)/retscale report runs/full --publish docs/results/full
 
 lint: install
 	$(BIN)/ruff check .

@@ -70,3 +70,24 @@ def test_cli_reports_a_bad_config_on_one_line(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err.strip()
     assert err == f"retscale: error: {bad}:2: seeds: unknown key (fix: see the presets in retscale/presets/ for valid keys)"
     assert not (tmp_path / "out").exists()  # nothing runs on a bad config
+
+
+def test_bad_thread_count_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from retscale.cli import main
+
+    assert main(["study", "smoke", "--threads", "0", "--output", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == "retscale: error: --threads must be >= 1, got 0"
+    assert not (tmp_path / "out").exists()
+
+
+def test_speed_settings_are_not_part_of_the_pretrain_key() -> None:
+    from retscale.study.stages import pretrain_stage
+
+    config, _ = load_config("smoke")
+    base = pretrain_stage(config).key
+    fast = config.model_copy(update={"checkpoints": config.checkpoints.model_copy(
+        update={"suite_options": {"threads": 2, "save_every": 3}})})
+    assert pretrain_stage(fast).key == base
+    seeded = config.model_copy(update={"checkpoints": config.checkpoints.model_copy(
+        update={"suite_options": {"seed": 1}})})
+    assert pretrain_stage(seeded).key != base

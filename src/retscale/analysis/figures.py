@@ -48,6 +48,7 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         return p.avg_ndcg(table.tasks) if task is None else p.ndcg.get(task)
 
     colors = plt.cm.viridis(np.linspace(0.1, 0.9, max(len(table.sizes()), 1)))
+    size_color = dict(zip(table.sizes(), colors, strict=False))
     for color, (size, pts) in zip(colors, table.by_size().items(), strict=False):
         xs = [p.flops for p in pts if score(p) is not None]
         ys = [score(p) for p in pts if score(p) is not None]
@@ -69,6 +70,10 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
             continue
         if top is not None and top > 0 and s > 3 * top:  # a far-away line would flatten every curve: name it
             off_scale.append(f"{ref.name} ({ref.kind}) = {s:.3f} (off scale)")
+            continue
+        if ref.kind == "control":  # the size's untrained start, fine-tuned alike: dashed, in the size's colour
+            ax.axhline(s, color=size_color.get(ref.size, "tab:gray"), ls="--", lw=1,
+                       label=f"{ref.size} random init (0 FLOPs)")
             continue
         ax.axhline(s, color="tab:red" if ref.kind == "baseline" else "tab:gray", ls=next(styles), lw=1,
                    label=f"{ref.name} ({ref.kind})")
@@ -121,7 +126,7 @@ def figure_icl(table: StudyTable, out_dir: Path) -> list[Path]:
             ys = [p.avg_ndcg(table.tasks) if task is None else p.ndcg.get(task) for p in sel]
             xs = [p.icl_average for p, y in zip(sel, ys, strict=True) if y is not None]
             ax.scatter(xs, [y for y in ys if y is not None], color=colors[size], s=16, label=size)
-        for ref in (p for p in pts if p.kind != "suite"):
+        for ref in (p for p in pts if p.kind not in ("suite", "control")):
             y = ref.avg_ndcg(table.tasks) if task is None else ref.ndcg.get(task)
             if y is not None:
                 ax.scatter([ref.icl_average], [y], marker="x", color="tab:gray", label=ref.name)

@@ -36,6 +36,7 @@ class Analysis:
     n_checkpoints: int
     n_queries: int
     notes: list[str] = field(default_factory=list)
+    gains: list[dict[str, Any]] = field(default_factory=list)  # pretrained − random-init control, per checkpoint
 
     def best_pooled_fit(self) -> Fit | None:
         return best_pooled_fit(self.fits)
@@ -70,6 +71,11 @@ def analyze(table: StudyTable, *, n_boot: int = 1000, seed: int = 0, predict_flo
         for method in ("spearman", "pearson"):
             corrs.append(CorrelationRow("log10 FLOPs", "avg nDCG@10", group,
                                         correlation(np.log10(c), y, method, n_boot=n_boot, seed=seed)))
+    for task in table.tasks:  # per task: does the FLOPs trend hold task by task, or only on average?
+        for group, pts in [*table.by_size().items(), ("pooled", suite)]:
+            sel = [(p.flops, p.ndcg[task]) for p in pts if task in p.ndcg]
+            corrs.append(CorrelationRow("log10 FLOPs", f"nDCG@10 {task}", group, correlation(
+                np.log10([s[0] for s in sel]), [s[1] for s in sel], "spearman", n_boot=n_boot, seed=seed)))
     with_icl = [p for p in suite if p.icl_average is not None]
     if with_icl:
         for target in [None, *table.tasks]:
@@ -84,7 +90,23 @@ def analyze(table: StudyTable, *, n_boot: int = 1000, seed: int = 0, predict_flo
     best = best_pooled_fit(fits)
     iso = isoflop_overlap(suite, {k: v for k, v in avg.items() if v is not None}, tolerance=tolerance,
                           trend=None if best is None else best.predict, n_boot=n_boot, seed=seed)
-    return Analysis(fits, corrs, iso, len(suite), table.queries_per_average(), notes)
+    return Analysis(fits, corrs, iso, len(suite), table.queries_per_average(), notes,
+                    gains=pretraining_gains(table))
+
+
+def pretraining_gains(table: StudyTable) -> list[dict[str, Any]]:
+    """Each fitted checkpoint's scores minus those of its size's random-init control (fine-tuned alike)."""
+    controls = {p.size: p for p in table.points if p.kind == "control"}
+    rows = []
+    for p in table.suite():
+        c = controls.get(p.size)
+        if c is None:
+            continue
+        avg, c_avg = p.avg_ndcg(table.tasks), c.avg_ndcg(table.tasks)
+        rows.append({"checkpoint": p.name, "size": p.size, "flops": p.flops, "control": c.name,
+                     "gain_avg": None if avg is None or c_avg is None else avg - c_avg,
+                     **{f"gain_{t}": p.ndcg[t] - c.ndcg[t] for t in table.tasks if t in p.ndcg and t in c.ndcg}})
+    return rows
 
 
 def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
@@ -120,6 +142,9 @@ def write_tables(table: StudyTable, result: Analysis, out_dir: Path) -> list[Pat
                  for c in result.correlations]
     paths.append(_csv(out_dir / "correlations.csv", ["x", "y", "group", "method", "r", "ci_low", "ci_high",
                                                      "p_value", "n"], corr_rows))
+    if result.gains:
+        cols = ["checkpoint", "size", "flops", "control", "gain_avg", *[f"gain_{t}" for t in table.tasks]]
+        paths.append(_csv(out_dir / "pretraining_gain.csv", cols, [[g.get(c) for c in cols] for g in result.gains]))
     iso = result.isoflop
     paths.append(_csv(out_dir / "isoflop_pairs.csv", ["bigger", "smaller", "dlog10_flops", "difference",
                                                       "adjusted"],

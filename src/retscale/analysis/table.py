@@ -26,7 +26,7 @@ class Point:
     """One checkpoint's position on the axes and its scores."""
 
     name: str
-    kind: str  # "suite" | "external" | "baseline"
+    kind: str  # "suite" | "external" | "baseline" | "control" (a suite size at random init)
     size: str
     n_params: float | None
     tokens: float | None

@@ -61,7 +61,13 @@ def checkpoint_info_from_dict(obj: dict[str, Any], path: str | Path | None = Non
     if missing:
         raise UserError(f"checkpoint metadata lacks {', '.join(missing)}", path=path,
                         fix="declare at least name, n_params and tokens")
-    base = CheckpointInfo.external(str(obj["name"]), int(obj["n_params"]), int(obj["tokens"]), size=obj.get("size"))
+    name, n_params, tokens = str(obj["name"]), int(obj["n_params"]), int(obj["tokens"])
+    if tokens == 0 and n_params > 0:  # a random-init control (retscale.pretrain.control): zero pretraining FLOPs
+        base = CheckpointInfo(name=name, size=obj.get("size"), n_params=n_params, n_params_non_embedding=None,
+                              tokens=0, tokens_per_param=0.0, epochs=0.0, flops_6nd=0.0, flops_full=0.0,
+                              train_loss=None, heldout_loss=None, wall_seconds=None, seed=None)
+    else:
+        base = CheckpointInfo.external(name, n_params, tokens, size=obj.get("size"))
     known = {f.name for f in fields(CheckpointInfo)}
     values = {**base.to_dict(), **{k: v for k, v in obj.items() if k in known and v is not None}}
     return CheckpointInfo(**values)

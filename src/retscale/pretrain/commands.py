@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print each checkpoint's N, D, ratio, FLOPs and estimated wall time, then exit")
     parser.add_argument("--no-probe", action="store_true", help="with --plan: skip the throughput probe")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads; unset: the preset's (1, the fastest on a busy shared CPU)")
+                        help="torch threads; unset: torch default (one per core). 1 is faster when other jobs share the CPU")
     parser.add_argument("--output", type=Path, default=None,
                         help="output folder; unset: $RETSCALE_HOME/pretrain/suites/SUITE")
 

@@ -6,9 +6,11 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
 * ``mini`` — the default study's suite: 3 sizes (105k, 166k, 320k params) × ratios 1, 2, 4 = 9 checkpoints,
   sized for ≈ 5–8 minutes of pretraining on a 2-core CPU so the whole study fits in 20 minutes. Honest caveat: that budget only allows ratios 1–4, far
   below the paper's 20–10,000; the mini suite exercises the pipeline and the FLOPs axis, not the paper's regime.
-* ``full`` — the mini sizes at the paper's ratios 20, 100, 500 (Chinchilla-optimal to heavily over-trained; the
-  largest runs ~4.5 epochs over the 86M-character corpus); ~10 hours on this shared 2-core machine
-  (``retscale pretrain --plan full`` prints the estimate). Sizes beyond ~1M parameters would take days here.
+* ``full`` — 3 sizes (60k, 105k, 166k params) × ratios 20, 100, 500 (Chinchilla-optimal to 25× over-trained,
+  the low half of the paper's 20–10,000 on a log scale); ~45 minutes of pretraining on an idle 2-core CPU
+  (``retscale pretrain --plan full`` prints the estimate). Its sizes are one step smaller than mini's because the
+  ratio-500 trunk of mini's largest size alone would take over an hour here; sizes beyond ~1M parameters would
+  take days.
 """
 
 from __future__ import annotations
@@ -67,8 +69,10 @@ class SuiteSpec:
     eval_sequences: int = 256  # held-out windows scored for heldout_loss (same for every checkpoint)
     save_every: int = 50  # steps between resumable training-state saves
     seed: int = 0
-    # torch threads while training. Tiny models are per-op-overhead bound, and on a CPU shared with other jobs two
-    # spinning OpenMP threads are often 3–10× *slower* than one (measured here), so the small presets use 1.
+    # torch threads while training (None: torch's default, one per core). On an idle 2-core CPU two threads are
+    # ~1.6–1.8× faster for the mini sizes, but tiny models are per-op-overhead bound and on a CPU shared with other
+    # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
+    # Not part of any cache key: it changes speed, not results.
     threads: int | None = None
 
     @property
@@ -102,13 +106,13 @@ SUITES: dict[str, SuiteSpec] = {
         name="mini",
         sizes=(SizeSpec("d48", d_model=48, n_layers=2, n_heads=4), SizeSpec("d64", d_model=64, n_layers=2, n_heads=4),
                SizeSpec("d80", d_model=80, n_layers=3, n_heads=4)),
-        ratios=(1.0, 2.0, 4.0), vocab_size=1024, seq_len=128, batch_size=16, peak_lr=5e-3, threads=1,
+        ratios=(1.0, 2.0, 4.0), vocab_size=1024, seq_len=128, batch_size=16, peak_lr=5e-3,
         corpus=CorpusSpec(vocab_size=1024, max_chars=12_000_000)),
     "full": SuiteSpec(
         name="full",
-        sizes=(SizeSpec("d48", d_model=48, n_layers=2, n_heads=4), SizeSpec("d64", d_model=64, n_layers=2, n_heads=4),
-               SizeSpec("d80", d_model=80, n_layers=3, n_heads=4)),
-        ratios=(20.0, 100.0, 500.0), vocab_size=1024, seq_len=128, batch_size=32, peak_lr=3e-3, threads=1,
+        sizes=(SizeSpec("d32", d_model=32, n_layers=2, n_heads=4), SizeSpec("d48", d_model=48, n_layers=2, n_heads=4),
+               SizeSpec("d64", d_model=64, n_layers=2, n_heads=4)),
+        ratios=(20.0, 100.0, 500.0), vocab_size=1024, seq_len=128, batch_size=32, peak_lr=3e-3,
         save_every=200, eval_sequences=512, corpus=CorpusSpec(vocab_size=1024, max_chars=None)),
 }
 

@@ -11,6 +11,9 @@ DESCRIPTION = HELP + ". Needs only RUN_DIR/results.sqlite; nothing is recomputed
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="output folder of a `retscale study` run")
+    parser.add_argument("--publish", metavar="DIR", type=Path, default=None,
+                        help="also copy report.html, results.csv, config.json, tables/ and figures/ (no models "
+                             "or caches) into DIR, e.g. docs/results/full")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,4 +24,9 @@ def run(args: argparse.Namespace) -> int:
         store.export_csv(args.run_dir / "results.csv")
         store.export_parquet(args.run_dir / "results.parquet")
     print(build_report(args.run_dir))
+    if args.publish is not None:
+        from retscale.report.publish import publish
+
+        written = publish(args.run_dir, args.publish)
+        print(f"published {len(written)} files to {args.publish}")
     return 0

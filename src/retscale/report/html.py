@@ -72,12 +72,16 @@ def _correlations_section(result: Analysis, table: StudyTable) -> str:
                 for c in result.correlations if c.x == x and (y is None or c.y == y)]
 
     flops = rows("log10 FLOPs", "avg nDCG@10")
+    per_task = [r for r in rows("log10 FLOPs") if r[1] != "avg nDCG@10"]
     icl = rows("ICL core average")
     out = ("<h2>Correlations</h2><p>Bootstrap 95% intervals over checkpoints; n = checkpoints each rests on; "
            "p two-sided, exact (all orderings) for n ≤ 7. With n ≤ 4 a bootstrap interval is degenerate (a "
            "resample of 3 points is perfectly ordered or undefined): read those rows by their p-value.</p>"
            "<h3>Spearman / Pearson (FLOPs, avg nDCG@10), within each size and pooled</h3>"
            + _table(["group", "score", "method", "r [95% CI] (n)", "p"], flops, left=3))
+    if per_task:
+        out += ("<h3>Spearman (FLOPs, nDCG@10) task by task</h3>"
+                + _table(["group", "score", "method", "r [95% CI] (n)", "p"], per_task, left=3))
     items = ", ".join(f"{t}: {n}" for t, n in sorted(table.icl_items().items()))
     out += "<h3>ICL core average vs nDCG@10</h3>"
     if items:
@@ -85,6 +89,22 @@ def _correlations_section(result: Analysis, table: StudyTable) -> str:
     out += (_table(["group", "score", "method", "r [95% CI] (n)", "p"], icl, left=3) if icl
             else '<p class="note">No ICL scores in this study.</p>')
     return out
+
+
+def _gains_section(result: Analysis, table: StudyTable) -> str:
+    if not result.gains:
+        return ""
+    rows = [[g["checkpoint"], g["control"], f"{g['flops']:.3g}", _num(g["gain_avg"]),
+             *[_num(g.get(f"gain_{t}")) for t in table.tasks]] for g in result.gains]
+    controls = [p for p in table.points if p.kind == "control"]
+    ctl = "; ".join(f"{p.name}: {_num(p.avg_ndcg(table.tasks))}" for p in controls)
+    positive = sum(1 for g in result.gains if g["gain_avg"] is not None and g["gain_avg"] > 0)
+    return ("<h2>Pretraining vs random init</h2><p>Each size is also fine-tuned and evaluated from its untrained "
+            "initial weights (0 pretraining FLOPs, same recipe). The gain is the pretrained checkpoint's nDCG@10 "
+            f"minus its size's control (avg nDCG@10 of the controls — {_e(ctl)}). "
+            f"{positive} of {len(result.gains)} checkpoints beat their control on average.</p>"
+            + _table(["checkpoint", "control", "FLOPs", "gain avg", *[f"gain {t}" for t in table.tasks]], rows,
+                     left=2))
 
 
 def _fits_section(result: Analysis) -> str:
@@ -167,7 +187,8 @@ def build_report(run_dir: str | Path) -> Path:
                  f"{len(table.references())} reference models, {len(table.tasks)} BEIR tasks "
                  f"({result.n_queries} queries per average).</p>",
                  "<h2>Figures</h2>", *[_figure(p, c) for p, c in figs],
-                 _correlations_section(result, table), _isoflop_section(result), _fits_section(result),
+                 _correlations_section(result, table), _gains_section(result, table), _isoflop_section(result),
+                 _fits_section(result),
                  _scores_section(table), _missing_section(store, table, result), _provenance_section(store)]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             "<link rel='icon' href='data:,'>"  # no favicon request: a file:// page must load with zero errors

@@ -17,6 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", default=None, metavar="DIR",
                         help="output folder (default: the config's `output`, else runs/<name>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to study.log)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch threads for every stage (default: one per core). Use 1 when other jobs share "
+                             "the CPU: tiny models can run several times slower with 2 contended threads. A speed "
+                             "setting (results differ only by float rounding), so it is not part of any stage key")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from retscale.study.orchestrate import run_study
 
     config, path = load_config(args.config)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            from retscale.errors import UserError
+
+            raise UserError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     summary = run_study(config, args.output, show_progress=not args.no_progress)
     print(f"study {config.name} ({path.name}): {len(summary.ran)} stages ran, {len(summary.reused)} reused, "
           f"{len(summary.failed)} failed")

@@ -48,7 +48,7 @@ class CheckpointsConfig(_Strict):
 
 class EvalConfig(_Strict):
     tasks: list[str] = Field(min_length=1)
-    split: str = "test"
+    split: str | None = None  # None: each task's evaluation split (dev for msmarco, test for the others)
     max_queries: int | None = Field(default=None, gt=0)  # a seeded query subset, for quick studies
     max_docs: int | None = Field(default=None, gt=0)  # judged docs of kept queries + seeded others (smoke only)
     top_k: int = Field(default=1000, gt=0)
@@ -63,6 +63,9 @@ class IclConfig(_Strict):
 class BaselinesConfig(_Strict):
     bm25: bool = True
     zero_shot: bool = False  # also evaluate each checkpoint before fine-tuning
+    # built-in suites: fine-tune and evaluate each size from its untrained initial weights (0 pretraining FLOPs),
+    # the control that says how much of the fine-tuned score pretraining contributes
+    random_init: bool = False
 
 
 class AnalysisConfig(_Strict):

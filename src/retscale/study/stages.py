@@ -1,7 +1,9 @@
 """The study's stages: thin adapters over each stage's Python API, planned in dependency order.
 
-shared:          pretrain (built-in suite) · pairs (Wikipedia) → mining (BM25 hard negatives) · BM25 baseline
+shared:          pretrain (built-in suite) · random-init controls (optional) · pairs (Wikipedia, plus the held-out
+                 ``wiki-val`` task) → mining (BM25 hard negatives) · BM25 baseline
 per checkpoint:  zero-shot evaluate (optional) · finetune → evaluate · ICL (on the pretrained model)
+per control:     finetune → evaluate
 
 Every stage's ``deps`` hold exactly what its numbers depend on — its config slice plus the keys of the stages it
 consumes — so one changed setting re-runs only the stages downstream of it.
@@ -24,6 +26,7 @@ from retscale.study.runner import Stage, StageFailed, StageResult
 from retscale.study.store import CheckpointRecord, ResultsStore
 
 RunStage = Callable[[Stage], dict[str, Any]]
+HELDOUT_TASK = "wiki-val"  # eval task name of the held-out Wikipedia task built by the pairs stage
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,25 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
         return StageResult(rows=rows, provenance={"suite": spec.name},
                            output={"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]})
 
-    return Stage("pretrain", f"suite-{spec.name}", {"suite": repr(spec), "v": 1}, compute)
+    # threads and save_every change speed and crash granularity, not weights
+    key_spec = dataclasses.replace(spec, threads=None, save_every=0)
+    return Stage("pretrain", f"suite-{key_spec.name}", {"suite": repr(key_spec), "v": 1}, compute)
+
+
+def controls_stage(config: StudyConfig) -> Stage:
+    spec = suite_spec(config)
+
+    def compute(work: Path) -> StageResult:
+        from retscale.pretrain.control import save_random_init_controls
+
+        infos = save_random_init_controls(spec, work)
+        return StageResult(rows=[(i.name, "heldout_loss", float(i.heldout_loss)) for i in infos
+                                 if i.heldout_loss is not None],
+                           provenance={"suite": spec.name},
+                           output={"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]})
+
+    key_spec = dataclasses.replace(spec, threads=None, save_every=0)
+    return Stage("random_init", f"suite-{key_spec.name}", {"suite": repr(key_spec), "v": 1}, compute)
 
 
 def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool = False) -> list[Checkpoint]:
@@ -74,6 +95,13 @@ def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool 
             rec = CheckpointRecord(info["name"], "suite", info.get("size") or format_count(info["n_params"]),
                                    info["n_params"], info["tokens"], info["flops_6nd"], info)
             out.append(Checkpoint(info["name"], ck["path"], {"pretrain": stage.key, "name": info["name"]}, rec))
+        if config.baselines.random_init:
+            controls = controls_stage(config)
+            for ck in run(controls)["checkpoints"]:
+                info = ck["info"]
+                rec = CheckpointRecord(info["name"], "control", info["size"], info["n_params"], 0, 0.0, info)
+                out.append(Checkpoint(info["name"], ck["path"], {"random_init": controls.key, "name": info["name"]},
+                                      rec))
     for m in config.checkpoints.models:
         info = CheckpointInfo.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
         rec = CheckpointRecord(m.name, "external" if m.reference_only else "suite",
@@ -86,10 +114,15 @@ def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool 
 def count_stages(config: StudyConfig) -> int:
     """Stages the study will run (for the progress bar's total and ETA)."""
     n_ck = len(config.checkpoints.models)
+    n_controls = 0
     if config.checkpoints.suite is not None:
-        n_ck += len(suite_spec(config).checkpoints())
+        spec = suite_spec(config)
+        n_ck += len(spec.checkpoints())
+        if config.baselines.random_init:
+            n_controls = len(spec.sizes)
     per_ck = 2 + bool(config.icl.tasks) + config.baselines.zero_shot
-    return (config.checkpoints.suite is not None) + 2 + config.baselines.bm25 + n_ck * per_ck
+    shared = (config.checkpoints.suite is not None) + (n_controls > 0) + 2 + config.baselines.bm25
+    return shared + n_ck * per_ck + n_controls * 2
 
 
 # -- training data ------------------------------------------------------------------------------------------------
@@ -99,6 +132,7 @@ def pairs_stage(config: StudyConfig) -> Stage:
     max_pairs = opts.pop("max_pairs", None)
 
     def compute(work: Path) -> StageResult:
+        from retscale.pairs.heldout import write_heldout_task
         from retscale.pairs.wiki import build_wiki_pairs
         from retscale.settings import shared_path
 
@@ -121,11 +155,16 @@ def pairs_stage(config: StudyConfig) -> Stage:
             lines = [lines[i] for i in sorted(random.Random(config.seed).sample(range(len(lines)), max_pairs))]
         with atomic_write(work / "train.jsonl") as fh:
             fh.writelines(lines)
-        return StageResult(rows=[("wiki", "train_pairs", len(lines)), ("wiki", "pool_passages", report.pool_passages)],
+        heldout = write_heldout_task(work / "validation.jsonl", work / "pool.jsonl", work / HELDOUT_TASK,
+                                     seed=config.seed)
+        n_val = sum(1 for _ in (work / "validation.jsonl").open(encoding="utf-8"))
+        return StageResult(rows=[("wiki", "train_pairs", len(lines)), ("wiki", "pool_passages", report.pool_passages),
+                                 ("wiki", "validation_pairs", n_val)],
                            provenance={"source": str(source), "articles_kept": report.articles_kept},
-                           output={"train": str(work / "train.jsonl"), "pool": str(work / "pool.jsonl")})
+                           output={"train": str(work / "train.jsonl"), "pool": str(work / "pool.jsonl"),
+                                   "heldout": str(heldout)})
 
-    return Stage("pairs", "shared", {"pairs": config.pairs, "seed": config.seed, "v": 1}, compute)
+    return Stage("pairs", "shared", {"pairs": config.pairs, "seed": config.seed, "v": 2}, compute)
 
 
 def mining_stage(config: StudyConfig, pairs: Stage, pairs_out: dict[str, Any]) -> Stage:
@@ -166,14 +205,27 @@ def subset(dataset: Any, config: StudyConfig) -> Any:
                                qrels={q: dataset.qrels[q] for q in queries if q in dataset.qrels})
 
 
-def _evaluate(retriever: Any, config: StudyConfig, work: Path) -> StageResult:
+@dataclass(frozen=True)
+class EvalInputs:
+    """What evaluation needs from the shared stages: the held-out Wikipedia task (when asked for)."""
+
+    pairs_key: str
+    heldout: str
+
+    def deps(self, config: StudyConfig) -> dict[str, Any]:
+        base = {"eval": config.eval.model_dump(mode="json"), "seed": config.seed}
+        return {**base, "heldout": self.pairs_key} if HELDOUT_TASK in config.eval.tasks else base
+
+
+def _evaluate(retriever: Any, config: StudyConfig, inputs: EvalInputs, work: Path) -> StageResult:
     from retscale.data import load_task
     from retscale.evaluate.runner import evaluate_task
 
     rows: list[tuple[str, str, float]] = []
     prov: dict[str, Any] = {"retriever": retriever.describe()}
     for task in config.eval.tasks:
-        dataset = subset(load_task(task, split=config.eval.split), config)
+        source = inputs.heldout if task == HELDOUT_TASK else task
+        dataset = subset(load_task(source, split=None if task == HELDOUT_TASK else config.eval.split), config)
         result = evaluate_task(retriever, dataset, work, top_k=config.eval.top_k)
         rows += [(task, k, float(v)) for k, v in result.metrics.items() if isinstance(v, int | float)]
         rows.append((task, "n_queries", len(dataset.queries)))
@@ -182,27 +234,23 @@ def _evaluate(retriever: Any, config: StudyConfig, work: Path) -> StageResult:
     return StageResult(rows=rows, provenance=prov, output={"dir": str(work)})
 
 
-def _eval_deps(config: StudyConfig) -> dict[str, Any]:
-    return {"eval": config.eval.model_dump(mode="json"), "seed": config.seed}
-
-
-def bm25_stage(config: StudyConfig) -> Stage:
+def bm25_stage(config: StudyConfig, inputs: EvalInputs) -> Stage:
     def compute(work: Path) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        return _evaluate(make_retriever("bm25"), config, work)
+        return _evaluate(make_retriever("bm25"), config, inputs, work)
 
-    return Stage("evaluate", "bm25", {**_eval_deps(config), "retriever": "bm25"}, compute, fatal=False)
+    return Stage("evaluate", "bm25", {**inputs.deps(config), "retriever": "bm25"}, compute, fatal=False)
 
 
-def dense_eval_stage(config: StudyConfig, ck: Checkpoint, model: str, upstream: dict[str, Any],
-                     name: str = "evaluate") -> Stage:
+def dense_eval_stage(config: StudyConfig, inputs: EvalInputs, ck: Checkpoint, model: str,
+                     upstream: dict[str, Any], name: str = "evaluate") -> Stage:
     def compute(work: Path) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        return _evaluate(make_retriever(model, batch_size=config.eval.batch_size), config, work)
+        return _evaluate(make_retriever(model, batch_size=config.eval.batch_size), config, inputs, work)
 
-    return Stage(name, ck.name, {**_eval_deps(config), **upstream}, compute, fatal=False)
+    return Stage(name, ck.name, {**inputs.deps(config), **upstream}, compute, fatal=False)
 
 
 def finetune_stage(config: StudyConfig, ck: Checkpoint, mining: Stage, train: str) -> Stage:
@@ -248,20 +296,23 @@ def run_all(config: StudyConfig, store: ResultsStore, run: RunStage, skip: Calla
     baselines = [CheckpointRecord("bm25", "baseline", "bm25", None, None, None, {})] if config.baselines.bm25 else []
     store.set_checkpoints([ck.record for ck in checkpoints] + baselines)
     pairs = pairs_stage(config)
-    mining = mining_stage(config, pairs, run(pairs))
+    pairs_out = run(pairs)
+    inputs = EvalInputs(pairs.key, pairs_out["heldout"])
+    mining = mining_stage(config, pairs, pairs_out)
     train = run(mining)["train"]
     if config.baselines.bm25:
-        _try(run, bm25_stage(config))
+        _try(run, bm25_stage(config, inputs))
     for ck in checkpoints:
-        if config.baselines.zero_shot:
-            _try(run, dense_eval_stage(config, ck, ck.path, {"model": ck.identity}, name="zero_shot"))
+        control = ck.record.kind == "control"  # fine-tuned and evaluated only: its ICL is chance by construction
+        if config.baselines.zero_shot and not control:
+            _try(run, dense_eval_stage(config, inputs, ck, ck.path, {"model": ck.identity}, name="zero_shot"))
         ft_stage = finetune_stage(config, ck, mining, train)
         ft = _try(run, ft_stage)
         if ft is None:
             skip(1)
         else:
-            _try(run, dense_eval_stage(config, ck, ft["model"], {"finetune": ft_stage.key}))
-        if config.icl.tasks:
+            _try(run, dense_eval_stage(config, inputs, ck, ft["model"], {"finetune": ft_stage.key}))
+        if config.icl.tasks and not control:
             _try(run, icl_stage(config, ck))
 
 

@@ -62,7 +62,8 @@ class ResultRow:
 
 @dataclass(frozen=True)
 class CheckpointRecord:
-    """A checkpoint on the scaling axes. ``kind``: "suite" (fitted), "external" or "baseline" (reference lines)."""
+    """A checkpoint on the scaling axes. ``kind``: "suite" (fitted); "external", "baseline" or "control"
+    (a suite size fine-tuned from random init): reference lines."""
 
     name: str
     kind: str

@@ -1,0 +1,59 @@
+"""Random-init controls: each suite size at step 0 (zero pretraining FLOPs), saved like a real checkpoint.
+
+Fine-tuned and evaluated exactly like the pretrained checkpoints, a control answers the question the scaling
+curve cannot answer by itself: how much of a fine-tuned model's retrieval score comes from pretraining at all?
+The weights are the trunk's own starting point (``build_model`` with the suite seed), so "pretrained minus
+control" is the effect of the pretraining tokens alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, read_checkpoint_info
+from retscale.pretrain.corpus import build_corpus
+from retscale.pretrain.model import build_model
+from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
+from retscale.pretrain.tokenizer import load_tokenizer
+
+CONTROL_SUFFIX = "-init"
+
+
+def control_name(size: str) -> str:
+    return f"{size}{CONTROL_SUFFIX}"
+
+
+def save_random_init_controls(spec: SuiteSpec, output_dir: str | Path,
+                              show_progress: bool = False) -> list[CheckpointInfo]:
+    """One HF folder per size with its untrained weights and the suite tokenizer; existing ones are kept."""
+    from retscale.pretrain.train import heldout_loss
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    first: dict[str, CheckpointSpec] = {}  # any checkpoint of a size gives its shape and N
+    for ck in spec.checkpoints():
+        first.setdefault(ck.size.name, ck)
+    pending = [s for s in first if not (out / control_name(s) / INFO_FILE).exists()]
+    if pending:
+        corpus = build_corpus(spec.corpus, show_progress=show_progress)
+        tokenizer = load_tokenizer(corpus.tokenizer_dir)
+        for size in pending:
+            ck = first[size]
+            model = build_model(ck.shape, int(corpus.meta["eos_token_id"]), int(corpus.meta["pad_token_id"]),
+                                seed=spec.seed)
+            info = CheckpointInfo(
+                name=control_name(size), size=size, n_params=ck.n_params,
+                n_params_non_embedding=ck.n_params_non_embedding, tokens=0, tokens_per_param=0.0, epochs=0.0,
+                flops_6nd=0.0, flops_full=0.0, train_loss=None, heldout_loss=heldout_loss(model, corpus, spec),
+                wall_seconds=0.0, seed=spec.seed, lr_schedule=None)
+            final, tmp = out / info.name, out / f".{info.name}.tmp"
+            for stale in (tmp, final):
+                if stale.exists():
+                    shutil.rmtree(stale)
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            info.write(tmp)
+            os.replace(tmp, final)
+    return [read_checkpoint_info(out / control_name(s)) for s in first]

@@ -1,0 +1,36 @@
+"""Copy what a reader needs from a study folder — no models, no caches — into a folder to commit or share.
+
+``docs/results/full/`` is made this way: the self-contained report, ``results.csv``, the config snapshot, the
+tables (CSV) and figures (PNG + PDF). Everything is rebuilt from the store first, so the copy is current.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from retscale.errors import UserError
+from retscale.fileio import atomic_write
+
+FILES = ("report.html", "results.csv", "config.json")
+FOLDERS = ("tables", "figures")
+
+
+def publish(run_dir: str | Path, dest: str | Path) -> list[Path]:
+    """Copy the report, results.csv, config.json, tables/ and figures/ of ``run_dir`` into ``dest``."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    if dest.resolve() == run_dir.resolve():
+        raise UserError("the publish folder is the run folder itself", path=dest, fix="give another folder")
+    sources = [run_dir / f for f in FILES] + sorted(p for d in FOLDERS for p in (run_dir / d).glob("*") if p.is_file())
+    missing = [str(p) for p in sources[:len(FILES)] if not p.is_file()]
+    if missing:
+        raise UserError(f"{', '.join(missing)} not found", path=run_dir,
+                        fix="run `retscale study` (or `retscale report RUN_DIR`) on this folder first")
+    written = []
+    for src in sources:
+        target = dest / src.relative_to(run_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target, "wb") as fh, src.open("rb") as inp:
+            shutil.copyfileobj(inp, fh)
+        written.append(target)
+    return written
