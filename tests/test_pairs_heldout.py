@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.test_pairs_wiki import _source
+from test_pairs_wiki import _source
 
 from retscale.data import load_task
 from retscale.errors import UserError
