@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_pairs_wiki import _source
 
 from retscale.data import load_task
 from retscale.errors import UserError
 from retscale.pairs.formats import read_pairs
 from retscale.pairs.heldout import write_heldout_task
 from retscale.pairs.wiki import build_wiki_pairs
+from test_pairs_wiki import _source
 
 
 @pytest.fixture()
