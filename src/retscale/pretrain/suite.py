@@ -72,7 +72,7 @@ class SuiteSpec:
     # torch threads while training (None: torch's default, one per core). On an idle 2-core CPU two threads are
     # ~1.6–1.8× faster for the mini sizes, but tiny models are per-op-overhead bound and on a CPU shared with other
     # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
-    # Not part of any cache key: it changes speed, not results.
+    # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
 
     @property
