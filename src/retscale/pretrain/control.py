@@ -17,6 +17,7 @@ from retscale.pretrain.corpus import build_corpus
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
 from retscale.pretrain.tokenizer import load_tokenizer
+from retscale.pretrain.train import heldout_loss
 
 CONTROL_SUFFIX = "-init"
 
@@ -28,8 +29,6 @@ def control_name(size: str) -> str:
 def save_random_init_controls(spec: SuiteSpec, output_dir: str | Path,
                               show_progress: bool = False) -> list[CheckpointInfo]:
     """One HF folder per size with its untrained weights and the suite tokenizer; existing ones are kept."""
-    from retscale.pretrain.train import heldout_loss
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     first: dict[str, CheckpointSpec] = {}  # any checkpoint of a size gives its shape and N

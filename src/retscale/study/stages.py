@@ -59,12 +59,19 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
         infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
         rows = [(i.name, m, float(v)) for i in infos
                 for m, v in (("heldout_loss", i.heldout_loss), ("train_loss", i.train_loss)) if v is not None]
-        return StageResult(rows=rows, provenance={"suite": spec.name},
-                           output={"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]})
+        return StageResult(rows=rows, provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
 
-    # threads and save_every change speed and crash granularity, not weights
-    key_spec = dataclasses.replace(spec, threads=None, save_every=0)
-    return Stage("pretrain", f"suite-{key_spec.name}", {"suite": repr(key_spec), "v": 1}, compute)
+    return Stage("pretrain", *_suite_key(spec), compute)
+
+
+def _suite_key(spec: Any) -> tuple[str, dict[str, Any]]:
+    """Checkpoint label and deps of a stage that makes a suite's weights (threads and save_every change speed and
+    crash granularity, not what is trained)."""
+    return f"suite-{spec.name}", {"suite": repr(dataclasses.replace(spec, threads=None, save_every=0)), "v": 1}
+
+
+def _checkpoints_output(work: Path, infos: list[Any]) -> dict[str, Any]:
+    return {"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]}
 
 
 def controls_stage(config: StudyConfig) -> Stage:
@@ -76,11 +83,9 @@ def controls_stage(config: StudyConfig) -> Stage:
         infos = save_random_init_controls(spec, work)
         return StageResult(rows=[(i.name, "heldout_loss", float(i.heldout_loss)) for i in infos
                                  if i.heldout_loss is not None],
-                           provenance={"suite": spec.name},
-                           output={"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]})
+                           provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
 
-    key_spec = dataclasses.replace(spec, threads=None, save_every=0)
-    return Stage("random_init", f"suite-{key_spec.name}", {"suite": repr(key_spec), "v": 1}, compute)
+    return Stage("random_init", *_suite_key(spec), compute)
 
 
 def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool = False) -> list[Checkpoint]:
@@ -157,7 +162,7 @@ def pairs_stage(config: StudyConfig) -> Stage:
             fh.writelines(lines)
         heldout = write_heldout_task(work / "validation.jsonl", work / "pool.jsonl", work / HELDOUT_TASK,
                                      seed=config.seed)
-        n_val = sum(1 for _ in (work / "validation.jsonl").open(encoding="utf-8"))
+        n_val = len((work / "validation.jsonl").read_text(encoding="utf-8").splitlines())
         return StageResult(rows=[("wiki", "train_pairs", len(lines)), ("wiki", "pool_passages", report.pool_passages),
                                  ("wiki", "validation_pairs", n_val)],
                            provenance={"source": str(source), "articles_kept": report.articles_kept},
