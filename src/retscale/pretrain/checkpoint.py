@@ -6,6 +6,8 @@ published — parameters and training tokens — via :meth:`CheckpointInfo.exter
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,20 @@ class CheckpointInfo:
         path = Path(model_dir) / INFO_FILE
         write_json(path, self.to_dict())
         return path
+
+
+def publish_checkpoint(model: Any, tokenizer: Any, info: CheckpointInfo, out_dir: Path) -> Path:
+    """Write ``out_dir/<info.name>/`` (HF model + tokenizer + metadata) atomically: a temp folder, then a rename,
+    so a folder with ``INFO_FILE`` is always complete. Replaces an existing folder of that name."""
+    final, tmp = out_dir / info.name, out_dir / f".{info.name}.tmp"
+    for stale in (tmp, final):
+        if stale.exists():
+            shutil.rmtree(stale)
+    model.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    info.write(tmp)
+    os.replace(tmp, final)
+    return final
 
 
 def checkpoint_info_from_dict(obj: dict[str, Any], path: str | Path | None = None) -> CheckpointInfo:

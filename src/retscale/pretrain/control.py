@@ -8,11 +8,9 @@ control" is the effect of the pretraining tokens alone.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, read_checkpoint_info
+from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, publish_checkpoint, read_checkpoint_info
 from retscale.pretrain.corpus import build_corpus
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
@@ -47,12 +45,5 @@ def save_random_init_controls(spec: SuiteSpec, output_dir: str | Path,
                 n_params_non_embedding=ck.n_params_non_embedding, tokens=0, tokens_per_param=0.0, epochs=0.0,
                 flops_6nd=0.0, flops_full=0.0, train_loss=None, heldout_loss=heldout_loss(model, corpus, spec),
                 wall_seconds=0.0, seed=spec.seed, lr_schedule=None)
-            final, tmp = out / info.name, out / f".{info.name}.tmp"
-            for stale in (tmp, final):
-                if stale.exists():
-                    shutil.rmtree(stale)
-            model.save_pretrained(str(tmp))
-            tokenizer.save_pretrained(str(tmp))
-            info.write(tmp)
-            os.replace(tmp, final)
+            publish_checkpoint(model, tokenizer, info, out)
     return [read_checkpoint_info(out / control_name(s)) for s in first]

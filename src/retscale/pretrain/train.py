@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from retscale.errors import UserError
 from retscale.fileio import atomic_write, stable_hash, write_json
 from retscale.flops import measure_matmul_flops, mfu, training_flops_per_token
-from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, read_checkpoint_info
+from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, publish_checkpoint, read_checkpoint_info
 from retscale.pretrain.corpus import Corpus, build_corpus
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
@@ -132,15 +132,7 @@ def _finish(run: Run, ck: CheckpointSpec, spec: SuiteSpec, corpus: Corpus, out: 
         flops_6nd=ck.flops_6nd, flops_full=ck.flops_full, train_loss=sum(run.losses) / len(run.losses),
         heldout_loss=heldout_loss(run.model, corpus, spec), wall_seconds=run.wall_seconds, seed=spec.seed,
         lr_schedule=ck.schedule(spec.peak_lr).describe())
-    final = out / ck.name
-    tmp = out / f".{ck.name}.tmp"
-    for stale in (tmp, final):
-        if stale.exists():
-            shutil.rmtree(stale)
-    run.model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    info.write(tmp)
-    os.replace(tmp, final)
+    publish_checkpoint(run.model, tokenizer, info, out)
     return info
 
 

@@ -1,7 +1,8 @@
 """Copy what a reader needs from a study folder — no models, no caches — into a folder to commit or share.
 
 ``docs/results/full/`` is made this way: the self-contained report, ``results.csv``, the config snapshot, the
-tables (CSV) and figures (PNG + PDF). Everything is rebuilt from the store first, so the copy is current.
+tables (CSV) and figures (PNG + PDF). ``retscale report RUN --publish DIR`` rebuilds them from the store first, so
+the copy is current.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ def publish(run_dir: str | Path, dest: str | Path) -> list[Path]:
     written = []
     for src in sources:
         target = dest / src.relative_to(run_dir)
-        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target, "wb") as fh, src.open("rb") as inp:
             shutil.copyfileobj(inp, fh)
         written.append(target)

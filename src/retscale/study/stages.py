@@ -162,7 +162,7 @@ def pairs_stage(config: StudyConfig) -> Stage:
             fh.writelines(lines)
         heldout = write_heldout_task(work / "validation.jsonl", work / "pool.jsonl", work / HELDOUT_TASK,
                                      seed=config.seed)
-        n_val = len((work / "validation.jsonl").read_text(encoding="utf-8").splitlines())
+        n_val = sum(report.pairs.get("validation", {}).values())
         return StageResult(rows=[("wiki", "train_pairs", len(lines)), ("wiki", "pool_passages", report.pool_passages),
                                  ("wiki", "validation_pairs", n_val)],
                            provenance={"source": str(source), "articles_kept": report.articles_kept},
