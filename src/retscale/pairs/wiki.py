@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from retscale.fileio import iter_jsonl
 
 MAX_TOKENS = 128
@@ -149,6 +151,23 @@ def is_validation(article_id: str, seed: int, fraction: float) -> bool:
     """Seeded, order-independent split by article."""
     h = int(hashlib.sha1(f"{seed}:{article_id}".encode()).hexdigest()[:8], 16)
     return h / 0xFFFFFFFF < fraction
+
+
+class WikiPairsOptions(BaseModel):
+    """What goes into a Wikipedia training set (the study config's ``pairs:`` section).
+
+    ``max_articles``: read only the first this many articles of the sample (a deterministic prefix keeps small
+    studies small); ``max_pairs``: keep a seeded sample of this many train pairs (in file order);
+    ``validation_fraction``: share of articles held out (the validation pairs and the ``wiki-val`` task);
+    ``max_tokens``: passage chunk size in approximate tokens.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_articles: int | None = Field(None, ge=1)
+    max_pairs: int | None = Field(None, ge=1)
+    validation_fraction: float = Field(0.02, gt=0, lt=1)
+    max_tokens: int = Field(MAX_TOKENS, ge=1)
 
 
 @dataclass
