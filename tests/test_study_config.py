@@ -122,6 +122,8 @@ finetune:
     ("  n_negatives: 3\n", "  n_negatve: 3\n", "finetune.n_negatve: unknown key", 14),
     ("  learning_rate: 0.001\n", "  learning_rate: fast\n", "finetune.learning_rate: Input should be a valid number", 15),
     ("  learning_rate: 0.001\n", "  gather_across_ranks: true\n", "finetune: gather_across_ranks needs in_batch_neg", 13),
+    ("  suite: smoke\n", "  suite: smok\n", "checkpoints.suite: unknown suite 'smok'", 3),
+    ("  tasks: [scifact]\n", "  tasks: [scifakt]\n", "eval.tasks: unknown task 'scifakt'", 7),
 ])
 def test_every_section_is_checked_when_the_config_loads(tmp_path: Path, old: str, new: str, key: str,
                                                         line: int) -> None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from retscale.configfile import parse_yaml_mapping, read_yaml_text, validate
 from retscale.errors import UserError
 from retscale.finetune.config import FinetuneOptions
 from retscale.mining.miner import MiningConfig
 from retscale.pairs.wiki import WikiPairsOptions
-from retscale.pretrain.suite import SuiteOptions
+from retscale.pretrain.suite import SUITES, SuiteOptions
+from retscale.study.names import HELDOUT_TASK
 
 
 class _Strict(BaseModel):
@@ -41,6 +42,13 @@ class CheckpointsConfig(_Strict):
     suite_options: SuiteOptions = Field(default_factory=SuiteOptions)  # overrides of the suite's SuiteSpec
     models: list[ExternalModel] = Field(default_factory=list)
 
+    @field_validator("suite")
+    @classmethod
+    def _known_suite(cls, suite: str | None) -> str | None:
+        if suite is not None and suite not in SUITES:
+            raise ValueError(f"unknown suite {suite!r}: choose one of {', '.join(SUITES)}")
+        return suite
+
     @model_validator(mode="after")
     def _not_empty(self) -> CheckpointsConfig:
         if self.suite is None and not self.models:
@@ -58,6 +66,18 @@ class EvalConfig(_Strict):
     max_docs: int | None = Field(default=None, gt=0)  # judged docs of kept queries + seeded others (smoke only)
     top_k: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=64, gt=0)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        from retscale.data.registry import canonical_name
+
+        for task in tasks:
+            if task == HELDOUT_TASK or canonical_name(task) is not None or Path(task).exists():
+                continue
+            raise ValueError(f"unknown task {task!r}: give a registry task (`retscale data list`), {HELDOUT_TASK}, "
+                             "or the path of a BEIR folder or zip")
+        return tasks
 
 
 class IclConfig(_Strict):
