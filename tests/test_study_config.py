@@ -150,3 +150,12 @@ def test_sections_as_written_are_the_stage_keys_and_unset_seeds_follow_the_study
     assert (mining.seed, mining.n_threads, mining.negatives) == (7, 1, 3)
     pinned = parse_config(SECTIONS.replace("  depth: 20\n", "  depth: 20\n  seed: 2\n"))
     assert mining_config(pinned).seed == 2
+
+
+def test_the_recorded_config_keeps_stage_sections_as_written() -> None:
+    config = parse_config(SECTIONS)
+    snap = config.snapshot()
+    assert snap["mining"] == {"negatives": 3, "depth": 20}  # no seed 0 / thread defaults the study overrides
+    assert snap["finetune"] == {"n_negatives": 3, "learning_rate": 0.001}
+    assert snap["checkpoints"]["suite_options"] == {"seed": 1}
+    assert snap["eval"]["top_k"] == 1000  # the study's own sections keep their defaults

@@ -57,7 +57,7 @@ class MiningConfig(BaseModel):
     shortfall: Literal["drop", "keep", "pad"] = "drop"
     seed: int = 0
     batch_size: int = Field(2048, ge=1, description="queries scored per BM25 batch (speed only)")
-    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="speed only")
+    n_threads: int | None = Field(None, ge=1, description="BM25 scoring threads, None: one per core (speed only)")
 
     @field_validator("depth")
     @classmethod
@@ -238,7 +238,8 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
         with open(out, "a", encoding="utf-8") as fh:
             for b in range(start, len(pairs), cfg.batch_size):
                 batch = pairs[b:b + cfg.batch_size]
-                hits = index.bm25.search_sparse([p["query"] for p in batch], cfg.depth, n_threads=cfg.n_threads)
+                hits = index.bm25.search_sparse([p["query"] for p in batch], cfg.depth,
+                                                n_threads=cfg.n_threads or os.cpu_count() or 1)
                 for pair, (rows, scores) in zip(batch, hits, strict=True):
                     negatives, mined = select_negatives(pair, rows.tolist(), scores.tolist(), index.pool,
                                                         index.keys, cfg)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -113,6 +114,16 @@ class StudyConfig(_Strict):
     icl: IclConfig = Field(default_factory=IclConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The config as recorded (config.json, the store's meta): the stage sections as written, because their
+        unset fields take the study's values at run time (its seed, one mining thread), not the models' defaults."""
+        out = self.model_dump(mode="json")
+        for name in ("pairs", "mining", "finetune"):
+            out[name] = getattr(self, name).model_dump(mode="json", exclude_unset=True)
+        out["checkpoints"]["suite_options"] = self.checkpoints.suite_options.model_dump(mode="json",
+                                                                                        exclude_unset=True)
+        return out
 
 
 def preset_names() -> list[str]:

@@ -45,7 +45,7 @@ def run_study(config: StudyConfig, output_dir: str | Path | None = None, *,
     write_config_snapshot(config, out)
     with log_to_file(out) as log_path, open_store(out) as store:
         started = time.time()
-        store.set_meta("config", config.model_dump(mode="json"))
+        store.set_meta("config", config.snapshot())
         log.info("study %s → %s (log: %s)", config.name, out, log_path)
         runner = StageRunner(store, out, len(plan.stages), show_progress=show_progress)
         try:

@@ -332,4 +332,4 @@ def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
 
 
 def write_config_snapshot(config: StudyConfig, out_dir: Path) -> None:
-    write_json(out_dir / CONFIG_FILE, config.model_dump(mode="json"))
+    write_json(out_dir / CONFIG_FILE, config.snapshot())
