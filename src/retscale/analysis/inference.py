@@ -8,10 +8,11 @@ Every interval here is a percentile bootstrap, and it says what it resamples:
   Tasks are resampled independently; the multi-task average weights each task equally, not each query.
 - **fine-tuning seeds** (``resample_seeds=True``, "queries+seeds"): each replicate also redraws, per checkpoint,
   its seeds with replacement — one draw for all tasks, since one seed is one model evaluated on every task.
-  With 2–3 seeds a plain redraw understates the seed variance by (s−1)/s, so by default each seed's deviation
-  from the checkpoint's mean is scaled by √(s/(s−1)) first (Davison & Hinkley 1997, §3.8). Even so, two seeds
-  give one degree of freedom per checkpoint: one checkpoint's seed interval is rough; quantities pooled over
-  many checkpoints (the regression, the isoFLOP mean) are steadier.
+  Two moment corrections (``_seed_scale``; cf. Davison & Hinkley 1997, §3.8) make the redraw add the seed
+  variance once and at its size: a plain redraw of s seeds understates it by (s−1)/s, and the spread of seed
+  means also holds seed × query noise that the query resample already carries (ignoring that made intervals
+  ~1.4× too wide on synthetic data). Two seeds still give one degree of freedom per checkpoint: one
+  checkpoint's seed interval is rough; quantities pooled over checkpoints (regression, isoFLOP) are steadier.
 - **not captured: pretraining-seed variance.** One pretraining run (trunk) per size, and the durations of a size
   share it, so no interval says how far another pretraining run would move a checkpoint. Intervals are
   conditional on the checkpoints trained; checkpoint-level scatter shows up only in the classical OLS errors and
@@ -197,28 +198,46 @@ def _bootstrap_scores(scores: PerQueryScores, rng: np.random.Generator, n_boot: 
     n_s = scores.n_seeds
     n_ckpt, width = len(n_s), int(n_s.max())
     valid = np.arange(width)[None, :] < n_s[:, None]  # (C, S)
+    mean_w = valid / n_s[:, None]
     if resample_seeds:
         # per replicate and checkpoint, n_s draws of one of its n_s seeds; weight = draws / n_s
         draws = np.floor(rng.random((n_boot, n_ckpt, width)) * n_s[None, :, None]).astype(int)
         hits = (draws[..., None] == np.arange(width)) & valid[None, :, :, None]  # (B, C, draw, seed)
         weights = hits.sum(axis=2) / n_s[None, :, None]
-        inflate = np.sqrt(np.where(n_s > 1, n_s / np.maximum(n_s - 1, 1), 1.0)) if seed_correction \
-            else np.ones(n_ckpt)
     else:
-        weights = np.broadcast_to(valid / n_s[:, None], (n_boot, n_ckpt, width))
-        inflate = np.ones(n_ckpt)
-    mean_w = valid / n_s[:, None]
+        weights = np.broadcast_to(mean_w, (n_boot, n_ckpt, width))
     out = np.empty((n_boot, n_ckpt, len(scores.tasks)))
     for t, arr in enumerate(scores.tasks.values()):
-        per_seed = _query_resampled_means(rng, np.nan_to_num(arr).reshape(n_ckpt * width, -1), n_boot)
+        filled = np.nan_to_num(arr)
+        per_seed = _query_resampled_means(rng, filled.reshape(n_ckpt * width, -1), n_boot)
         per_seed = per_seed.reshape(n_boot, n_ckpt, width)
         redrawn = (weights * per_seed).sum(axis=2)
-        if resample_seeds:
-            # m + k·(redrawn − m): seed deviations scaled so the redraw's variance matches s²/n_s
+        if resample_seeds and seed_correction:
             centre = (mean_w[None] * per_seed).sum(axis=2)
-            redrawn = centre + inflate[None, :] * (redrawn - centre)
+            redrawn = centre + _seed_scale(filled, valid, n_s)[None, :] * (redrawn - centre)
         out[:, :, t] = redrawn
     return out
+
+
+def _seed_scale(scores: np.ndarray, valid: np.ndarray, n_s: np.ndarray) -> np.ndarray:
+    """Per checkpoint, the factor k for its seed deviations in ``centre + k·(redrawn − centre)``.
+
+    Two corrections, both method-of-moments for the crossed seed × query design of one checkpoint:
+    a plain redraw of s seeds has variance MS_seed·(s−1)/(s²·Q), short of the seed mean's MS_seed/(s·Q), so
+    k² = s/(s−1); and a seed mean's spread holds the seed × query noise as well (MS_seed estimates
+    Q·σ²_seed + σ²_resid), which the query resample already carries, so k² also takes the factor
+    max(0, 1 − MS_resid/MS_seed): only σ²_seed is added on top. Without it the interval counts that noise twice."""
+    n_q = scores.shape[2]
+    seed_means = scores.mean(axis=2)  # (C, S)
+    centre = (seed_means * valid).sum(axis=1) / n_s  # (C,)
+    query_means = (scores * valid[:, :, None]).sum(axis=1) / n_s[:, None]  # (C, Q): seed-averaged per query
+    resid = (scores - seed_means[:, :, None] - query_means[:, None, :] + centre[:, None, None]) * valid[:, :, None]
+    dof = np.maximum(n_s - 1, 1)
+    ms_resid = (resid**2).sum(axis=(1, 2)) / (dof * (n_q - 1))
+    ms_seed = n_q * (((seed_means - centre[:, None]) * valid) ** 2).sum(axis=1) / dof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(ms_seed > 0, np.clip(1 - ms_resid / ms_seed, 0.0, 1.0), 0.0)
+    return np.where(n_s > 1, np.sqrt(n_s / dof * share), 0.0)
 
 
 def _query_resampled_means(rng: np.random.Generator, rows: np.ndarray, n_boot: int) -> np.ndarray:
