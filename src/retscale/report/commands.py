@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args.run_dir, readonly=True) as store:
         store.export_csv(args.run_dir / "results.csv")
         store.export_parquet(args.run_dir / "results.parquet")
+        for note in store.status().notes():
+            print(f"note: {note}")
     print(build_report(args.run_dir))
     if args.publish is not None:
         from retscale.report.publish import publish

@@ -2,16 +2,20 @@
 
 Re-running the same command after a crash or ``kill -9`` resumes: finished stages are read back from the store,
 unfinished ones continue from their own partial files. Two complete runs of one config give the same results.csv.
+
+A run is a transaction over its config: nothing is written to the folder before the config is validated and the
+folder's lock is held, and results.csv, config.json and the report switch to the new config only when its run
+has gone through every stage (``ResultsStore.complete_run``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retscale.study.config import StudyConfig
+from retscale.study.lock import study_lock
 from retscale.study.runner import Runner, log_to_file
 from retscale.study.stages import count_stages, run_all, write_config_snapshot
 from retscale.study.store import open_store
@@ -36,19 +40,22 @@ def default_output(config: StudyConfig) -> Path:
 def run_study(config: StudyConfig, output_dir: str | Path | None = None, *, show_progress: bool = True,
               report: bool = True) -> StudySummary:
     out = Path(output_dir) if output_dir is not None else default_output(config)
+    planned = count_stages(config)  # everything that can reject the config runs before the folder is touched
     out.mkdir(parents=True, exist_ok=True)
-    write_config_snapshot(config, out)
-    with log_to_file(out) as log_path, open_store(out) as store:
-        started = time.time()
-        store.set_meta("config", config.model_dump(mode="json"))
+    with study_lock(out), log_to_file(out) as log_path, open_store(out) as store:
+        run_id = store.begin_run(config.model_dump(mode="json"), planned)
+        current = store.current_run()
+        if current is not None and current.id == run_id:  # no complete run to keep: config.json describes this one
+            write_config_snapshot(config, out)
         log.info("study %s → %s (log: %s)", config.name, out, log_path)
-        runner = Runner(store, out, count_stages(config), show_progress=show_progress)
+        runner = Runner(store, out, planned, show_progress=show_progress)
         try:
             run_all(config, store, runner, runner.skip, show_progress)
         finally:
             runner.close()
-        # every stage of this config has now been used in this run: its keys are the current results
-        store.set_meta("complete_run_started", started)
+        # every stage of this config has now been used in this run: its stages are the current results
+        store.complete_run()
+        write_config_snapshot(config, out)
         summary = StudySummary(out, runner.ran, runner.skipped, runner.failed)
         summary.exports = [store.export_csv(out / "results.csv"), store.export_parquet(out / "results.parquet")]
         log.info("stages: %d ran, %d reused, %d failed", len(runner.ran), len(runner.skipped), len(runner.failed))
