@@ -59,24 +59,17 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 NO_RUN = 0  # the run id of rows written outside any run (synthetic stores, tests)
 
-# Schema 2 → 3: its one implicit run (the last complete one, or the stages latest used) becomes run 1.
+# Schema 2 → 3, after its ``checkpoints`` became ``checkpoints_v2`` and ``_SCHEMA`` made the new tables: its one
+# implicit run (the stages the last complete run used, else the latest of each stage) becomes run 1.
 _MIGRATE_FROM_2 = """
-ALTER TABLE checkpoints RENAME TO checkpoints_v2;
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, config_hash TEXT NOT NULL, config TEXT NOT NULL, planned INTEGER NOT NULL,
-    started_at REAL NOT NULL, finished_at REAL);
-CREATE TABLE run_stages (run_id INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key));
-CREATE TABLE checkpoints (
-    run_id INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, size TEXT NOT NULL, n_params REAL,
-    tokens REAL, flops REAL, info TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (run_id, name));
 INSERT INTO run_stages (run_id, key) SELECT 1, key FROM stages s WHERE used_at >= COALESCE(
     (SELECT CAST(value AS REAL) FROM meta WHERE key = 'complete_run_started'),
     (SELECT MAX(used_at) FROM stages t WHERE t.stage = s.stage AND t.checkpoint = s.checkpoint));
-INSERT INTO runs (id, config_hash, config, planned, started_at, finished_at)
-    SELECT 1, '', COALESCE((SELECT value FROM meta WHERE key = 'config'), '{}'), COUNT(*),
+INSERT INTO runs (id, config_hash, config, planned, started_at, finished_at) SELECT * FROM (
+    SELECT 1, '', COALESCE((SELECT value FROM meta WHERE key = 'config'), '{}'), COUNT(*) AS n,
            COALESCE(MIN(s.used_at), 0), CASE WHEN EXISTS (SELECT 1 FROM meta WHERE key = 'complete_run_started')
            THEN MAX(s.used_at) END
-    FROM run_stages r JOIN stages s ON s.key = r.key HAVING COUNT(*) > 0;
+    FROM run_stages r JOIN stages s ON s.key = r.key) WHERE n > 0;
 INSERT INTO checkpoints SELECT (SELECT COALESCE(MAX(id), 0) FROM runs), name, kind, size, n_params, tokens, flops,
     info FROM checkpoints_v2;
 DROP TABLE checkpoints_v2;
@@ -170,7 +163,8 @@ class ResultsStore:
         has_tables = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
         if has_tables and version == 2:
             with self._transaction() as db:
-                for statement in _MIGRATE_FROM_2.split(";"):
+                db.execute("ALTER TABLE checkpoints RENAME TO checkpoints_v2")
+                for statement in (_SCHEMA + _MIGRATE_FROM_2).split(";"):
                     if statement.strip():
                         db.execute(statement)
                 for run_id, config in db.execute("SELECT id, config FROM runs").fetchall():
