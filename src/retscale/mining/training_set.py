@@ -112,7 +112,7 @@ def build_training_set(out_dir: str | Path, n_queries: int | None = None, negati
             continue
         index = index or PoolIndex.build(out_dir / "pool.jsonl", show_progress=show_progress)
         reports[name] = dataclasses.asdict(mine_hard_negatives(pairs_path, index, out, cfg,
-                                                               show_progress=show_progress))
+                                                               show_progress=show_progress, restart_on_change=True))
     train_stats = pair_stats(mined_train)
     overlap = {}
     if overlap_tasks:
