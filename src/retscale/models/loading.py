@@ -252,7 +252,19 @@ def load_backbone(model: ResolvedModel, dtype: Any = None) -> Any:
 
 
 def load_causal_lm(model: ResolvedModel, dtype: Any = None) -> Any:
-    """The model with its LM head (``AutoModelForCausalLM``), for pretraining and in-context learning."""
-    from transformers import AutoModelForCausalLM
+    """The model with its LM head (``AutoModelForCausalLM``), for pretraining and in-context learning.
 
+    An encoder (BERT, MiniLM, ...) is refused: transformers would give it a randomly initialised LM head.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if not model.gguf_file:  # GGUF files hold llama.cpp decoders
+        try:
+            config = AutoConfig.from_pretrained(str(model.path))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the model config: {exc}".splitlines()[0], path=model.path) from None
+        if not is_decoder(config):
+            kind = ", ".join(getattr(config, "architectures", None) or [config.model_type])
+            raise UserError(f"model {model.name!r} ({kind}) is not a causal language model", path=model.path,
+                            fix="pass a decoder LM (a *ForCausalLM model, a retscale checkpoint, or a .gguf file)")
     return _load(AutoModelForCausalLM, model, dtype)
