@@ -84,10 +84,15 @@ class ResultsStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we open transactions explicitly, so a batch of rows commits atomically.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a committed stage stays committed through power loss
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        has_tables = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a committed stage stays committed through power loss
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            has_tables = self.db.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] > 0
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise UserError(f"the results store is damaged or not a SQLite database ({exc})", path=self.path,
+                            fix="restore it from a copy, or run the study into a new --output folder") from None
         if has_tables and version != SCHEMA_VERSION:
             self.db.close()
             raise UserError(f"{self.path} was written by another retscale version (store schema {version}, "
