@@ -43,6 +43,7 @@ from retscale.pairs.formats import Pair, dump_pair, read_pairs
 
 log = logging.getLogger(__name__)
 SHORTFALL_POLICIES = ("drop", "keep", "pad")
+RUN_ONLY_SETTINGS = ("n_threads", "batch_size")  # change how fast, never what is mined
 STRATEGIES = ("top", "sample")
 
 
@@ -61,7 +62,7 @@ class MiningConfig:
 
     def output_settings(self) -> dict[str, Any]:
         """The settings that change the mined file (threads and batch size do not)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("n_threads", "batch_size")}
+        return {k: v for k, v in asdict(self).items() if k not in RUN_ONLY_SETTINGS}
 
     def check(self) -> None:
         if self.negatives < 1:
@@ -318,7 +319,7 @@ def _recorded_settings(out: Path) -> dict[str, Any] | None:
                 return {}
             if path == done_marker(out):
                 config = recorded.get("config", {})
-                return {"mining": {k: v for k, v in config.items() if k not in ("n_threads", "batch_size")}}
+                return {"mining": {k: v for k, v in config.items() if k not in RUN_ONLY_SETTINGS}}
             return recorded
     return None
 
