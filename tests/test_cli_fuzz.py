@@ -226,3 +226,26 @@ def test_expected_failures_keep_their_path_and_fix(tmp_path: Path, capsys: pytes
     assert main(["pairs", "convert", str(src), "--out", str(blocker / "x.jsonl")]) == 2
     err = capsys.readouterr().err
     assert str(blocker) in err and "a file is where a folder should be" in err
+
+
+def test_explain_names_the_file_and_the_fix() -> None:
+    import sqlite3
+
+    import pydantic
+
+    from retscale.cli import explain
+
+    denied = explain(PermissionError(13, "Permission denied", "/results/out"))
+    assert denied is not None and denied.path == "/results/out" and "write to" in (denied.fix or "")
+    full = explain(OSError(28, "No space left on device", "/results/out/x.f32"))
+    assert full is not None and "disk space" in (full.fix or "")
+    assert explain(sqlite3.DatabaseError("file is not a database")) is not None
+
+    class Settings(pydantic.BaseModel):
+        learning_rate: float
+
+    with pytest.raises(pydantic.ValidationError) as err:
+        Settings(learning_rate="fast")  # type: ignore[arg-type]
+    invalid = explain(err.value)
+    assert invalid is not None and "learning_rate" in invalid.one_line() and "\n" not in invalid.one_line()
+    assert explain(ZeroDivisionError()) is None and explain(KeyError("x")) is None
