@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retscale.errors import UserError
 from retscale.fileio import iter_jsonl
 
 MAX_TOKENS = 128
@@ -191,6 +192,13 @@ def build_wiki_pairs(source: str | Path, train_out: Path, validation_out: Path, 
     from retscale.fileio import atomic_write
     from retscale.pairs.formats import dump_pair
 
+    if not 0 <= validation_fraction < 1:
+        raise UserError(f"the validation fraction must be ≥ 0 and < 1, got {validation_fraction}",
+                        fix="set --validation-fraction (study config: pairs.validation_fraction), e.g. 0.02")
+    min_tokens = math.ceil(MIN_PASSAGE_WORDS * 4 / 3)  # shorter passages are all dropped as near-empty
+    if max_tokens < min_tokens:
+        raise UserError(f"max tokens per passage must be ≥ {min_tokens}, got {max_tokens}",
+                        fix=f"set --max-tokens (study config: pairs.max_tokens), e.g. {MAX_TOKENS}")
     report = WikiBuildReport()
     with atomic_write(train_out) as train, atomic_write(validation_out) as val, atomic_write(pool_out) as pool:
         for _, obj in tqdm(iter_jsonl(source), desc="wiki articles", unit=" art", mininterval=1.0):
@@ -208,4 +216,9 @@ def build_wiki_pairs(source: str | Path, train_out: Path, validation_out: Path, 
             for pair in ([first] if first else []) + section_pairs(article):
                 (val if split == "validation" else train).write(dump_pair(pair))
                 report.count(split, pair["source"])
+        if not report.pairs.get("train"):  # raised inside the writers: no empty file appears
+            raise UserError(f"no training pairs ({report.articles_read:,} records read, {report.articles_kept:,} "
+                            "usable Wikipedia articles)", path=source,
+                            fix="give WikiExtractor jsonl: id, title and text with section headings, ≥ "
+                                f"{MIN_ARTICLE_WORDS} words per article")
     return report
