@@ -19,13 +19,14 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _row(n_neg: int = 2, query: str = "what is x", neg_text: str = "other") -> dict:
-    return {"query_id": "q", "query": query, "positives": [{"id": "p", "title": "X", "text": "x is a letter"}],
+def _row(n_neg: int = 2, query: str = "what is x", neg_text: str = "other", qid: str = "q") -> dict:
+    # Query ids are unique within a pairs file (retscale.pairs.formats checks it).
+    return {"query_id": qid, "query": query, "positives": [{"id": "p", "title": "X", "text": "x is a letter"}],
             "negatives": [{"id": f"n{i}", "title": "", "text": f"{neg_text} {i}"} for i in range(n_neg)]}
 
 
 def test_reads_groups_with_title_joined(tmp_path: Path) -> None:
-    groups = read_groups(_write(tmp_path / "a.jsonl", [_row(3), _row(2)]), n_negatives=2)
+    groups = read_groups(_write(tmp_path / "a.jsonl", [_row(3, qid="a"), _row(2, qid="b")]), n_negatives=2)
     assert len(groups) == 2
     assert groups[0].positive == "X x is a letter"
     assert groups[0].negatives == ("other 0", "other 1", "other 2")
@@ -40,7 +41,7 @@ def test_reads_groups_with_title_joined(tmp_path: Path) -> None:
     ({**_row(2), "positives": []}, "no positives"),
 ])
 def test_bad_rows_are_user_errors_with_line(tmp_path: Path, row: dict, message: str | None) -> None:
-    path = _write(tmp_path / "bad.jsonl", [_row(2), row])
+    path = _write(tmp_path / "bad.jsonl", [_row(2, qid="first"), row])
     if message is None:
         assert len(read_groups(path, 2)) == 2
         return

@@ -60,7 +60,8 @@ def _passage(obj: Any, id_key: str, field: str, where: tuple[str, int]) -> Passa
     pid = _need(obj, id_key, (str, int), where)
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise UserError(f"a passage in {field!r} has no text", path=where[0], line=where[1])
+        raise UserError(f"empty passage text in {field!r}", path=where[0], line=where[1],
+                        fix="drop the empty passage or fill in its title/text")
     title = obj.get("title") or ""
     if not isinstance(title, str):
         raise UserError(f"a passage title in {field!r} must be a string", path=where[0], line=where[1])
@@ -72,9 +73,9 @@ def _passage(obj: Any, id_key: str, field: str, where: tuple[str, int]) -> Passa
 
 def _check(pair: Pair, where: tuple[str, int]) -> Pair:
     if not pair["query"].strip():
-        raise UserError("empty query", path=where[0], line=where[1])
+        raise UserError("empty or missing 'query'", path=where[0], line=where[1])
     if not pair["positives"]:
-        raise UserError("no positive passage", path=where[0], line=where[1],
+        raise UserError("no positives", path=where[0], line=where[1],
                         fix="every query needs at least one positive")
     return pair
 
@@ -131,6 +132,12 @@ def detect_format(obj: dict[str, Any]) -> str:
 
 def read_pairs(path: str | Path, fmt: str = "auto") -> Iterator[Pair]:
     """Yield canonical pairs from a canonical, tevatron or FlagEmbedding jsonl file (optionally .gz)."""
+    for _, pair in read_numbered_pairs(path, fmt):
+        yield pair
+
+
+def read_numbered_pairs(path: str | Path, fmt: str = "auto") -> Iterator[tuple[int, Pair]]:
+    """``read_pairs`` with each pair's line number, for readers that check more (e.g. fine-tuning's negatives)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown pair format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     parser = None if fmt == "auto" else PARSERS[fmt]
@@ -147,7 +154,7 @@ def read_pairs(path: str | Path, fmt: str = "auto") -> Iterator[Pair]:
             raise UserError(f"duplicate query_id {pair['query_id']!r}", path=path, line=lineno,
                             fix="query ids must be unique within a file")
         seen.add(pair["query_id"])
-        yield pair
+        yield lineno, pair
 
 
 def dump_pair(pair: Pair) -> str:
