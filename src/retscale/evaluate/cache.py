@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from retscale.evaluate.distributed import DistContext
 from retscale.fileio import read_json, stable_hash, write_json
+from retscale.runtime import DistContext
 from retscale.settings import cache_dir
 
 CHUNK_TEXTS = 2048  # texts per resumable unit (and per progress-file update)

@@ -90,7 +90,7 @@ def controls_stage(config: StudyConfig) -> Stage:
 
 def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool = False) -> list[Checkpoint]:
     from retscale.analysis.table import format_count
-    from retscale.pretrain.checkpoint import CheckpointInfo
+    from retscale.pretrain.checkpoint import PretrainingRecord
 
     out: list[Checkpoint] = []
     if config.checkpoints.suite is not None:
@@ -108,7 +108,7 @@ def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool 
                 out.append(Checkpoint(info["name"], ck["path"], {"random_init": controls.key, "name": info["name"]},
                                       rec))
     for m in config.checkpoints.models:
-        info = CheckpointInfo.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
+        info = PretrainingRecord.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
         rec = CheckpointRecord(m.name, "external" if m.reference_only else "suite",
                                m.size or format_count(m.n_params), m.n_params, m.tokens, info["flops_6nd"],
                                {**info, "model": m.model})
