@@ -126,5 +126,12 @@ def test_finished_output_of_another_base_model_is_refused(tmp_path: Path) -> Non
     with pytest.raises(UserError, match="base_model"):
         finetune(config(tmp_path / "a-copy"))
     assert all(torch.equal(weights[k], v) for k, v in _weights(out).items())  # A's result left as it was
+    # A marker written before run identities were recorded is still checked on what it holds.
+    marker = read_json(out / "retscale.json")
+    del marker["identity"]
+    (out / "retscale.json").write_text(json.dumps(marker))
+    assert finetune(config(model_a)) == out
+    with pytest.raises(UserError, match="base_model"):
+        finetune(config(model_b))
     other = finetune(config(model_b).model_copy(update={"output": tmp_path / "out-b"}))
     assert not torch.equal(_weights(other)["layers.0.mlp.up_proj.weight"], weights["layers.0.mlp.up_proj.weight"])
