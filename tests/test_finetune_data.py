@@ -35,10 +35,10 @@ def test_reads_groups_with_title_joined(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("row", "message"), [
     (_row(0), "no negatives"),
     (_row(1), "1 negatives but 2 requested"),
-    (_row(2, query="  "), "empty or missing 'query'"),
+    (_row(2, query="  "), "empty query"),  # the pairs format's own validator (retscale.pairs.formats) words these
     (_row(2, neg_text=""), None),  # "other 0" is not empty: sanity row, must pass
-    ({**_row(2), "negatives": [{"id": "n", "title": "", "text": ""}, {"id": "m", "text": "ok"}]}, "empty passage"),
-    ({**_row(2), "positives": []}, "no positives"),
+    ({**_row(2), "negatives": [{"id": "n", "title": "", "text": ""}, {"id": "m", "text": "ok"}]}, "has no text"),
+    ({**_row(2), "positives": []}, "no positive"),
 ])
 def test_bad_rows_are_user_errors_with_line(tmp_path: Path, row: dict, message: str | None) -> None:
     path = _write(tmp_path / "bad.jsonl", [_row(2, qid="first"), row])

@@ -60,8 +60,7 @@ def _passage(obj: Any, id_key: str, field: str, where: tuple[str, int]) -> Passa
     pid = _need(obj, id_key, (str, int), where)
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise UserError(f"empty passage text in {field!r}", path=where[0], line=where[1],
-                        fix="drop the empty passage or fill in its title/text")
+        raise UserError(f"a passage in {field!r} has no text", path=where[0], line=where[1])
     title = obj.get("title") or ""
     if not isinstance(title, str):
         raise UserError(f"a passage title in {field!r} must be a string", path=where[0], line=where[1])
@@ -73,9 +72,9 @@ def _passage(obj: Any, id_key: str, field: str, where: tuple[str, int]) -> Passa
 
 def _check(pair: Pair, where: tuple[str, int]) -> Pair:
     if not pair["query"].strip():
-        raise UserError("empty or missing 'query'", path=where[0], line=where[1])
+        raise UserError("empty query", path=where[0], line=where[1])
     if not pair["positives"]:
-        raise UserError("no positives", path=where[0], line=where[1],
+        raise UserError("no positive passage", path=where[0], line=where[1],
                         fix="every query needs at least one positive")
     return pair
 
