@@ -26,14 +26,16 @@ class Progress:
     seconds: float = 0.0
     curve: list[dict[str, float]] = field(default_factory=list)
 
-    def advance(self, *, loss: float, lr: float, tokens: int, seconds: float, log: bool) -> None:
-        """Count one optimiser step; ``log`` adds it to the loss curve."""
+    def advance(self, *, tokens: int, seconds: float) -> None:
+        """Count one optimiser step."""
         self.step += 1
         self.tokens += tokens
         self.seconds += seconds
-        if log:
-            self.curve.append({"step": self.step, "loss": round(loss, 6), "lr": lr, "tokens": self.tokens,
-                               "seconds": round(self.seconds, 3)})
+
+    def log_point(self, *, loss: float, lr: float) -> None:
+        """Add the current step to the loss curve."""
+        self.curve.append({"step": self.step, "loss": round(loss, 6), "lr": lr, "tokens": self.tokens,
+                           "seconds": round(self.seconds, 3)})
 
 
 def checkpoint_path(output: Path) -> Path:

@@ -186,8 +186,9 @@ def _train(config: FinetuneConfig, groups: list[TrainGroup], base: ResolvedModel
         loss = all_reduce_sum(local_loss, dist)
         seconds = time.perf_counter() - started
         tokens = int(all_reduce_sum(float(encoder.count_tokens(batch.queries, batch.passages)), dist))
-        progress.advance(loss=loss, lr=lr, tokens=tokens, seconds=seconds,
-                         log=(progress.step + 1) % config.log_every == 0 or progress.step + 1 == total_steps)
+        progress.advance(tokens=tokens, seconds=seconds)
+        if progress.step % config.log_every == 0 or progress.step == total_steps:
+            progress.log_point(loss=loss, lr=lr)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}", step_s=f"{seconds:.2f}", tok_s=f"{tokens / seconds:,.0f}")
         # Also after the last step: a failure while writing the output then costs no training.
