@@ -8,23 +8,19 @@ library versions and timings. A result whose provenance key matches an existing 
 from __future__ import annotations
 
 import logging
-import platform
-import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retscale.evaluate.metrics import compute_metrics
 from retscale.fileio import read_json, stable_hash, write_json
+from retscale.runtime import provenance as make_provenance
 
 if TYPE_CHECKING:
     from retscale.data import BeirDataset
 
 log = logging.getLogger(__name__)
-LIBRARIES = ("retscale", "torch", "transformers", "sentence-transformers", "tokenizers", "pytrec-eval-terrier",
-             "numpy", "bm25s")
 
 
 @dataclass
@@ -34,16 +30,6 @@ class TaskResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     reused: bool = False
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def dataset_provenance(dataset: BeirDataset) -> dict[str, Any]:
@@ -79,8 +65,7 @@ def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: st
         return TaskResult(dataset.name, {})  # torchrun helper rank: rank 0 scores and writes
     metrics = compute_metrics(dataset.qrels, run)
     timings = {"total_seconds": round(total, 3), **getattr(retriever, "timings", {})}
-    provenance = {"key": key, "retriever": description, "dataset": dataset_provenance(dataset), "top_k": top_k,
-                  "timings": timings, "versions": library_versions(),
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    provenance = make_provenance(key=key, retriever=description, dataset=dataset_provenance(dataset), top_k=top_k,
+                                 timings=timings)
     write_json(path, {"task": dataset.name, "metrics": metrics, "provenance": provenance})
     return TaskResult(dataset.name, metrics, provenance, path)
