@@ -33,7 +33,8 @@ def test_readme_example_runs(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                             timeout=1200)
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    lines = result.stdout.strip().splitlines()  # the example's prints, between pretraining's progress lines
     assert lines[0] == "0.6863"
-    assert lines[1].endswith("report.html") and (tmp_path / "runs" / "smoke" / "report.html").exists()
-    assert int(lines[2].split()[0]) > 50 and "xs-r0.5" in lines[2]
+    assert any(line.endswith("report.html") for line in lines)
+    assert (tmp_path / "runs" / "smoke" / "report.html").exists()
+    assert int(lines[-1].split()[0]) > 50 and "xs-r0.5" in lines[-1]
