@@ -22,7 +22,7 @@ from retscale.fileio import sha256_file, stable_hash, write_json
 from retscale.icl.generate import greedy_generate
 from retscale.icl.loglik import score_requests
 from retscale.icl.prompts import EncodedItem, Encoder, encode_partition, max_answer_tokens
-from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct
+from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct, gold_probability
 from retscale.icl.tasks import Gauntlet, TaskData, TaskSpec, load_gauntlet, load_task_data, load_task_specs
 
 # Tasks where models under ~10M parameters can beat chance: zero/few-shot multiple choice scored by likelihood,
@@ -159,6 +159,9 @@ def _task_summary(spec: TaskSpec, k: int, data: TaskData, rows: dict[str, list[d
             per = [sum(r["pred"][rule] == r["gold"] for r in rs) / len(rs) for rs in rows.values() if rs]
             summary[name] = sum(per) / len(per) if per else None
         summary["gauntlet_metric"] = "acc_per_token (lowest per-token perplexity)"
+        probs = [gold_probability(r["logprobs"], r["gold"]) for rs in rows.values() for r in rs]
+        summary["gold_prob"] = sum(probs) / len(probs) if probs else None
+        summary["gold_prob_per_item"] = probs  # the unit an item bootstrap resamples
     return summary
 
 
