@@ -10,9 +10,9 @@ import pytest
 from retscale.analysis.fits import fit
 from retscale.analysis.isoflop import isoflop_overlap
 from retscale.analysis.stats import correlation
-from retscale.analysis.synthetic import Truth, write_synthetic_study
 from retscale.analysis.table import load_table
 from retscale.study.store import open_store
+from synthetic_study import Truth, make_synthetic_study_dir
 
 
 def _points(truth: Truth, n: int = 14, noise: float = 0.004, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +70,7 @@ def test_correlation_ci_and_degenerate_input() -> None:
 
 @pytest.mark.parametrize(("size_effect", "holds"), [(0.0, True), (0.15, False)])
 def test_isoflop_detects_a_size_effect_only_when_there_is_one(tmp_path, size_effect: float, holds: bool) -> None:
-    with open_store(tmp_path) as store:
-        write_synthetic_study(store, Truth(size_effect=size_effect))
+    with open_store(make_synthetic_study_dir(tmp_path, Truth(size_effect=size_effect))) as store:
         table = load_table(store)
     suite = table.suite()
     avg = {p.name: p.avg_ndcg(table.tasks) for p in suite}

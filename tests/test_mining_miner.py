@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from retscale.cli import main
 from retscale.errors import UserError
-from retscale.mining.dedup import DupKey, normalise
 from retscale.mining.miner import MiningConfig, PoolIndex, done_marker, load_pool, mine_hard_negatives
+from retscale.pairs.dedup import DupKey, normalise
 from retscale.pairs.formats import read_pairs, write_pairs
 
 POSITIVE = "Red apples grow on apple trees in the orchard during the autumn season."
@@ -135,8 +136,8 @@ def test_bad_pool_and_config(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         load_pool(bad)
     assert err.value.line == 2
-    with pytest.raises(UserError, match="--depth"):
-        MiningConfig(negatives=15, depth=10).check()
+    with pytest.raises(ValidationError, match="10 leaves fewer than 15 negatives"):
+        MiningConfig(negatives=15, depth=10)
 
 
 def test_mine_cli(tmp_path: Path, capsys) -> None:
@@ -147,3 +148,6 @@ def test_mine_cli(tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "6 pairs written" in printed and "negative_equals_own_positive_violations=0" in printed
     assert main(["mine", "--pairs", str(tmp_path / "pairs.jsonl")]) == 2
+    capsys.readouterr()
+    assert main(["mine", "--pairs", "p", "--pool", "q", "--out", "o", "--negatives", "15", "--depth", "10"]) == 2
+    assert "--depth: 10 leaves fewer than 15 negatives" in capsys.readouterr().err  # the CLI names its flags

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from retscale.analysis.synthetic import write_synthetic_study
 from retscale.report.html import build_report
-from retscale.study.store import open_store
+from synthetic_study import make_synthetic_study_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -113,9 +112,7 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    with open_store(tmp_path) as store:
-        write_synthetic_study(store)
-    report = build_report(tmp_path)
+    report = build_report(make_synthetic_study_dir(tmp_path))
     chrome = DevTools(tmp_path / "chrome-profile")
     try:
         target = chrome.send("Target.createTarget", {"url": "about:blank"})["targetId"]

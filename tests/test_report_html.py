@@ -8,25 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from retscale.analysis.synthetic import write_synthetic_study
 from retscale.cli import main
 from retscale.report.html import build_report
 from retscale.study.store import open_store
+from synthetic_study import make_synthetic_study_dir
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("study")
+def study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = make_synthetic_study_dir(tmp_path_factory.mktemp("study"))
     with open_store(out) as store:
-        write_synthetic_study(store)
-        run_id = store.start_stage("icl:16M-2x:abc")
-        store.fail_stage(run_id, "RuntimeError: out of memory")
+        attempt_id = store.start_stage("icl:16M-2x:abc")
+        store.fail_stage(attempt_id, "RuntimeError: out of memory")
     build_report(out)
     return out
 
 
-def test_report_shows_headline_numbers_with_counts(run_dir: Path) -> None:
-    page = (run_dir / "report.html").read_text()
+def test_report_shows_headline_numbers_with_counts(study_dir: Path) -> None:
+    page = (study_dir / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "http://" not in page and "https://" not in page
     # Spearman(FLOPs, avg nDCG@10) within each size, with CI and n
     for size in ("4M", "12M", "36M"):
@@ -44,27 +43,27 @@ def test_report_shows_headline_numbers_with_counts(run_dir: Path) -> None:
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
-def test_figures_and_tables_written_beside_the_report(run_dir: Path) -> None:
+def test_figures_and_tables_written_beside_the_report(study_dir: Path) -> None:
     for stem in ("fig1_ndcg_vs_flops", "fig2_ndcg_vs_flops_per_task", "fig3_ndcg_vs_icl"):
-        assert (run_dir / "figures" / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
-        assert (run_dir / "figures" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
-    fits = (run_dir / "tables" / "fits.csv").read_text().splitlines()
+        assert (study_dir / "figures" / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
+        assert (study_dir / "figures" / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    fits = (study_dir / "tables" / "fits.csv").read_text().splitlines()
     assert fits[0] == "model,group,n,param,value,ci_low,ci_high,r2,rmse,aic"
     alpha = next(line.split(",") for line in fits if line.startswith("powerlaw,pooled,15,alpha"))
     assert float(alpha[5]) <= 0.35 <= float(alpha[6])  # the synthetic study's true exponent
-    assert (run_dir / "tables" / "correlations.csv").read_text().count("spearman") >= 4
+    assert (study_dir / "tables" / "correlations.csv").read_text().count("spearman") >= 4
 
 
 @pytest.mark.slow
-def test_cli_rebuilds_identically_from_the_store_alone(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    first = (run_dir / "report.html").read_text()
+def test_cli_rebuilds_identically_from_the_store_alone(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = (study_dir / "report.html").read_text()
     for sub in ("figures", "tables"):
-        for f in (run_dir / sub).iterdir():
+        for f in (study_dir / sub).iterdir():
             f.unlink()
-    (run_dir / "report.html").unlink()
-    assert main(["report", str(run_dir)]) == 0
-    assert (run_dir / "report.html").read_text() == first
-    assert (run_dir / "results.csv").read_text().startswith("checkpoint,stage,task,metric,value\n")
-    assert (run_dir / "results.parquet").is_file()
-    assert main(["report", str(run_dir / "missing")]) == 2
+    (study_dir / "report.html").unlink()
+    assert main(["report", str(study_dir)]) == 0
+    assert (study_dir / "report.html").read_text() == first
+    assert (study_dir / "results.csv").read_text().startswith("checkpoint,stage,task,metric,value\n")
+    assert (study_dir / "results.parquet").is_file()
+    assert main(["report", str(study_dir / "missing")]) == 2
     assert "no results store" in capsys.readouterr().err

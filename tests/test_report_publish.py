@@ -1,4 +1,4 @@
-"""`retscale report RUN_DIR --publish DIR`: the shareable subset of a study folder, current and complete."""
+"""`retscale report STUDY_DIR --publish DIR`: the shareable subset of a study folder, current and complete."""
 
 from __future__ import annotations
 
@@ -6,31 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from retscale.analysis.synthetic import write_synthetic_study
 from retscale.cli import main
-from retscale.fileio import write_json
-from retscale.study.store import open_store
+from synthetic_study import make_synthetic_study_dir
 
 
 @pytest.fixture()
-def run_dir(tmp_path: Path) -> Path:
-    out = tmp_path / "run"
-    with open_store(out) as store:
-        write_synthetic_study(store)
-    write_json(out / "config.json", {"name": "synthetic"})
+def study_dir(tmp_path: Path) -> Path:
+    out = make_synthetic_study_dir(tmp_path / "study")
     (out / "stages" / "finetune-x").mkdir(parents=True)
     (out / "stages" / "finetune-x" / "model.safetensors").write_bytes(b"weights")
     return out
 
 
-def test_publish_copies_report_tables_figures_but_no_models(run_dir: Path, tmp_path: Path,
+def test_publish_copies_report_tables_figures_but_no_models(study_dir: Path, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "docs" / "results" / "synthetic"
-    assert main(["report", str(run_dir), "--publish", str(dest)]) == 0
+    assert main(["report", str(study_dir), "--publish", str(dest)]) == 0
     assert "published" in capsys.readouterr().out
     for name in ("report.html", "results.csv", "config.json", "tables/scores.csv", "tables/fits.csv",
                  "figures/fig1_ndcg_vs_flops.png", "figures/fig1_ndcg_vs_flops.pdf"):
-        assert (dest / name).read_bytes() == (run_dir / name).read_bytes(), name
+        assert (dest / name).read_bytes() == (study_dir / name).read_bytes(), name
     assert not list(dest.rglob("*.safetensors")) and not (dest / "results.sqlite").exists()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -81,13 +82,80 @@ def test_bad_thread_count_is_a_one_line_error(tmp_path: Path, capsys: pytest.Cap
 
 
 def test_speed_settings_are_not_part_of_the_pretrain_key() -> None:
+    from retscale.pretrain.suite import SuiteOptions
     from retscale.study.stages import pretrain_stage
 
     config, _ = load_config("smoke")
     base = pretrain_stage(config).key
     fast = config.model_copy(update={"checkpoints": config.checkpoints.model_copy(
-        update={"suite_options": {"threads": 2, "save_every": 3}})})
+        update={"suite_options": SuiteOptions(threads=2, save_every=3)})})
     assert pretrain_stage(fast).key == base
     seeded = config.model_copy(update={"checkpoints": config.checkpoints.model_copy(
-        update={"suite_options": {"seed": 1}})})
+        update={"suite_options": SuiteOptions(seed=1)})})
     assert pretrain_stage(seeded).key != base
+
+
+SUITE = GOOD.replace("  models:\n    - {name: a, model: some/model, n_params: 1.0e+6, tokens: 2.0e+7}\n",
+                     "  suite: smoke\n  suite_options:\n    seed: 1\n")
+SECTIONS = SUITE + """\
+pairs:
+  max_articles: 200
+mining:
+  negatives: 3
+  depth: 20
+finetune:
+  n_negatives: 3
+  learning_rate: 0.001
+"""
+
+
+# Each section that belongs to another stage is that stage's own model: a typo or a bad value fails when the
+# config loads, naming the key and its line, before any stage could run.
+@pytest.mark.parametrize(("old", "new", "key", "line"), [
+    ("    seed: 1\n", "    seed: 1\n    sead: 2\n", "checkpoints.suite_options.sead: unknown key", 6),
+    ("    seed: 1\n", "    peak_lr: -1\n", "checkpoints.suite_options.peak_lr: Input should be greater than 0", 5),
+    ("  max_articles: 200\n", "  max_artcles: 200\n", "pairs.max_artcles: unknown key", 9),
+    ("  max_articles: 200\n", "  validation_fraction: 2\n", "pairs.validation_fraction: Input should be less", 9),
+    ("  depth: 20\n", "  depht: 20\n", "mining.depht: unknown key", 12),
+    ("  depth: 20\n", "  depth: 2\n", "mining.depth: 2 leaves fewer than 3 negatives after skipping the top 0", 12),
+    ("  negatives: 3\n", "  negatives: 3\n  strategy: best\n", "mining.strategy: Input should be 'top' or", 12),
+    ("  n_negatives: 3\n", "  n_negatve: 3\n", "finetune.n_negatve: unknown key", 14),
+    ("  learning_rate: 0.001\n", "  learning_rate: fast\n", "finetune.learning_rate: Input should be a valid number", 15),
+    ("  learning_rate: 0.001\n", "  gather_across_ranks: true\n", "finetune: gather_across_ranks needs in_batch_neg", 13),
+    ("  suite: smoke\n", "  suite: smok\n", "checkpoints.suite: unknown suite 'smok'", 3),
+    ("  tasks: [scifact]\n", "  tasks: [scifakt]\n", "eval.tasks: unknown task 'scifakt'", 7),
+])
+def test_every_section_is_checked_when_the_config_loads(tmp_path: Path, old: str, new: str, key: str,
+                                                        line: int) -> None:
+    assert old in SECTIONS
+    path = tmp_path / "study.yaml"
+    path.write_text(SECTIONS.replace(old, new))
+    start = time.perf_counter()
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    assert time.perf_counter() - start < 5
+    msg = err.value.one_line()
+    assert key in msg and "\n" not in msg and "--" not in msg  # config keys, never CLI flags
+    assert err.value.line == line and str(err.value.path) == str(path)
+
+
+def test_sections_as_written_are_the_stage_keys_and_unset_seeds_follow_the_study() -> None:
+    from retscale.study.stages import as_written, mining_config
+
+    config = parse_config(SECTIONS)
+    assert as_written(config.mining) == {"negatives": 3, "depth": 20}
+    assert as_written(config.finetune) == {"n_negatives": 3, "learning_rate": 0.001}
+    assert as_written(config.pairs) == {"max_articles": 200}
+    mining = mining_config(config.model_copy(update={"seed": 7}))
+    assert (mining.seed, mining.n_threads, mining.negatives) == (7, 1, 3)
+    pinned = parse_config(SECTIONS.replace("  depth: 20\n", "  depth: 20\n  seed: 2\n"))
+    assert mining_config(pinned).seed == 2
+
+
+def test_the_recorded_config_keeps_stage_sections_as_written() -> None:
+    config = parse_config(SECTIONS)
+    snap = config.snapshot()
+    assert snap["mining"] == {"negatives": 3, "depth": 20}  # no seed 0 / thread defaults the study overrides
+    assert snap["finetune"] == {"n_negatives": 3, "learning_rate": 0.001}
+    assert snap["checkpoints"]["suite_options"] == {"seed": 1}
+    assert snap["eval"]["top_k"] == 1000  # the study's own sections keep their defaults

@@ -7,42 +7,41 @@ from pathlib import Path
 import pytest
 
 from retscale.errors import UserError
-from retscale.study.runner import Runner, Stage, StageFailed, StageResult
+from retscale.study.runner import Stage, StageFailed, StageInputs, StageResult, StageRunner
 from retscale.study.store import open_store
 
 
 def _plan(calls: list[str], lr: float, tasks: list[str]) -> list[Stage]:
     """A toy two-checkpoint pipeline: train (depends on lr) → eval (depends on train and tasks)."""
     def train(name: str):  # type: ignore[no-untyped-def]
-        def compute(work: Path) -> StageResult:
+        def compute(work: Path, inputs: StageInputs) -> StageResult:
             calls.append(f"train {name}")
             work.mkdir(parents=True, exist_ok=True)
             (work / "model.txt").write_text(f"{name} {lr}")
             return StageResult(output={"model": str(work / "model.txt")})
         return compute
 
-    def evaluate(name: str, model: Path):  # type: ignore[no-untyped-def]
-        def compute(work: Path) -> StageResult:
+    def evaluate(name: str):  # type: ignore[no-untyped-def]
+        def compute(work: Path, inputs: StageInputs) -> StageResult:
             calls.append(f"eval {name}")
-            score = len(model.read_text()) / 100
+            score = len(Path(inputs["model"]["model"]).read_text()) / 100
             return StageResult(rows=[(t, "ndcg_at_10", score + i) for i, t in enumerate(tasks)])
         return compute
 
     stages = []
     for name in ("a", "b"):
         t = Stage("finetune", name, {"lr": lr, "ck": name}, train(name))
-        model = Path(t.work_dir(Path("OUT")))  # only used inside compute, after train ran
         stages.append(t)
-        stages.append(Stage("evaluate", name, {"train": t.key, "tasks": tasks},
-                            evaluate(name, model / "model.txt")))
+        stages.append(Stage("evaluate", name, {"train": t.key, "tasks": tasks}, evaluate(name), inputs={"model": t}))
     return stages
 
 
-def _run(out: Path, stages: list[Stage]) -> Runner:
+def _run(out: Path, stages: list[Stage]) -> StageRunner:
     with open_store(out) as store:
-        runner = Runner(store, Path("OUT"), len(stages), show_progress=False)
+        runner = StageRunner(store, Path("OUT"), len(stages), show_progress=False)
+        outputs: dict[str, dict] = {}
         for s in stages:
-            runner(s)
+            outputs[s.key] = runner(s, {role: outputs[up.key] for role, up in s.inputs.items()})
         runner.close()
     return runner
 
@@ -54,7 +53,7 @@ def test_rerun_reuses_and_a_changed_setting_recomputes_only_its_dependents(tmp_p
     assert calls == ["train a", "eval a", "train b", "eval b"] and len(first.ran) == 4
     calls.clear()
     again = _run(tmp_path, _plan(calls, 0.1, ["scifact"]))
-    assert calls == [] and len(again.skipped) == 4
+    assert calls == [] and len(again.reused) == 4
     _run(tmp_path, _plan(calls, 0.1, ["scifact", "arguana"]))  # an eval setting: training is reused
     assert calls == ["eval a", "eval b"]
     calls.clear()
@@ -67,14 +66,14 @@ def test_rerun_reuses_and_a_changed_setting_recomputes_only_its_dependents(tmp_p
 
 
 def test_failures_are_recorded_fatal_or_not(tmp_path: Path) -> None:
-    def boom(work: Path) -> StageResult:
+    def boom(work: Path, inputs: StageInputs) -> StageResult:
         raise RuntimeError("kaput")
 
-    def bad_input(work: Path) -> StageResult:
+    def bad_input(work: Path, inputs: StageInputs) -> StageResult:
         raise UserError("no such task")
 
     with open_store(tmp_path) as store:
-        runner = Runner(store, tmp_path, 3, show_progress=False)
+        runner = StageRunner(store, tmp_path, 3, show_progress=False)
         with pytest.raises(StageFailed):
             runner(Stage("icl", "a", {}, boom, fatal=False))
         with pytest.raises(RuntimeError, match="kaput"):

@@ -14,12 +14,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from retscale.study.store import CheckpointRecord, open_store
+from retscale.study.store import ModelEntry, open_store
 
 
 def _finish(store, key: str, checkpoint: str, rows) -> None:  # type: ignore[no-untyped-def]
-    run_id = store.start_stage(key)
-    store.finish_stage(run_id=run_id, key=key, stage=key.split(":")[0], checkpoint=checkpoint, dep_hash="h",
+    attempt_id = store.start_stage(key)
+    store.finish_stage(attempt_id=attempt_id, key=key, stage=key.split(":")[0], checkpoint=checkpoint, dep_hash="h",
                        rows=rows, provenance={"model": checkpoint}, output={"path": f"/x/{checkpoint}"}, seconds=1.5)
 
 
@@ -28,7 +28,7 @@ def test_rows_checkpoints_meta_roundtrip(tmp_path: Path) -> None:
         assert store.finished("evaluate:a:h") is None
         _finish(store, "evaluate:a:h", "a", [("scifact", "ndcg_at_10", 0.5), ("scifact", "n_queries", 300)])
         assert store.finished("evaluate:a:h") == {"path": "/x/a"}
-        store.put_checkpoint(CheckpointRecord("a", "suite", "4M", 4e6, 8e7, 1.92e15, {"seed": 0}))
+        store.put_checkpoint(ModelEntry("a", "suite", "4M", 4e6, 8e7, 1.92e15, {"seed": 0}))
         store.set_meta("config", {"name": "t"})
     with open_store(tmp_path, readonly=True) as store:
         assert [r.value for r in store.rows()] == [300.0, 0.5]
@@ -40,12 +40,12 @@ def test_rows_checkpoints_meta_roundtrip(tmp_path: Path) -> None:
 
 def test_failed_commit_leaves_no_trace(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
-        run_id = store.start_stage("icl:a:h")
+        attempt_id = store.start_stage("icl:a:h")
         with pytest.raises(ValueError):
-            store.finish_stage(run_id=run_id, key="icl:a:h", stage="icl", checkpoint="a", dep_hash="h",
+            store.finish_stage(attempt_id=attempt_id, key="icl:a:h", stage="icl", checkpoint="a", dep_hash="h",
                                rows=[("piqa", "accuracy", 0.6), ("piqa", "bad", "not a number")],  # type: ignore[list-item]
                                provenance={}, output={}, seconds=0)
-        store.fail_stage(run_id, "ValueError: boom")
+        store.fail_stage(attempt_id, "ValueError: boom")
         assert store.rows() == [] and store.finished("icl:a:h") is None
         assert store.failures() == [{"key": "icl:a:h", "error": "ValueError: boom"}]
 
@@ -95,9 +95,9 @@ _WRITER = textwrap.dedent("""
     i = 0
     while True:
         key = f"evaluate:ck{i}:h"
-        run_id = store.start_stage(key)
+        attempt_id = store.start_stage(key)
         rows = [(f"task{j}", "ndcg_at_10", i + j / 100) for j in range(200)]
-        store.finish_stage(run_id=run_id, key=key, stage="evaluate", checkpoint=f"ck{i}", dep_hash="h",
+        store.finish_stage(attempt_id=attempt_id, key=key, stage="evaluate", checkpoint=f"ck{i}", dep_hash="h",
                            rows=rows, provenance={}, output={"i": i}, seconds=0)
         i += 1
         if i == 3:

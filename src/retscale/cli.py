@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "finetune": "retscale.finetune.commands",
     "pretrain": "retscale.pretrain.commands",
     "icl": "retscale.icl.commands",
-    "study": "retscale.study.commands",
+    "study": "retscale.experiment",
     "report": "retscale.report.commands",
 }
 

@@ -120,3 +120,13 @@ def measure_matmul_flops(n: int = 1024, seconds: float = 0.5) -> float:
         a @ b
         best = max(best, 2 * n**3 / (time.perf_counter() - t0))
     return best
+
+
+def format_count(n: float | None) -> str:
+    """12_300_000 → "12.3M": the label of a parameter or token count (the study's default size label)."""
+    if n is None:
+        return "—"
+    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.3g}"

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from retscale.analysis.fits import Fit
 from retscale.analysis.table import StudyTable
 from retscale.fileio import atomic_write
+from retscale.study.names import CheckpointKind
 
 
 def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
@@ -71,11 +72,11 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         if top is not None and top > 0 and s > 3 * top:  # a far-away line would flatten every curve: name it
             off_scale.append(f"{ref.name} ({ref.kind}) = {s:.3f} (off scale)")
             continue
-        if ref.kind == "control":  # the size's untrained start, fine-tuned alike: dashed, in the size's colour
+        if ref.kind == CheckpointKind.CONTROL:  # the size's untrained start, fine-tuned alike: dashed, in the size's colour
             ax.axhline(s, color=size_color.get(ref.size, "tab:gray"), ls="--", lw=1,
                        label=f"{ref.size} random init (0 FLOPs)")
             continue
-        ax.axhline(s, color="tab:red" if ref.kind == "baseline" else "tab:gray", ls=next(styles), lw=1,
+        ax.axhline(s, color="tab:red" if ref.kind == CheckpointKind.BASELINE else "tab:gray", ls=next(styles), lw=1,
                    label=f"{ref.name} ({ref.kind})")
     if off_scale:
         ax.text(0.02, 0.97, "\n".join(off_scale), transform=ax.transAxes, va="top", fontsize=7, color="tab:red")
@@ -122,11 +123,11 @@ def figure_icl(table: StudyTable, out_dir: Path) -> list[Path]:
                       strict=False))
     for ax, task in zip(axes.flat, panels, strict=False):
         for size in table.sizes():
-            sel = [p for p in pts if p.size == size and p.kind == "suite"]
+            sel = [p for p in pts if p.size == size and p.kind == CheckpointKind.SUITE]
             ys = [p.avg_ndcg(table.tasks) if task is None else p.ndcg.get(task) for p in sel]
             xs = [p.icl_average for p, y in zip(sel, ys, strict=True) if y is not None]
             ax.scatter(xs, [y for y in ys if y is not None], color=colors[size], s=16, label=size)
-        for ref in (p for p in pts if p.kind not in ("suite", "control")):
+        for ref in (p for p in pts if p.kind not in (CheckpointKind.SUITE, CheckpointKind.CONTROL)):
             y = ref.avg_ndcg(table.tasks) if task is None else ref.ndcg.get(task)
             if y is not None:
                 ax.scatter([ref.icl_average], [y], marker="x", color="tab:gray", label=ref.name)

@@ -16,6 +16,7 @@ from retscale.analysis.isoflop import IsoflopResult, isoflop_overlap
 from retscale.analysis.stats import Correlation, correlation
 from retscale.analysis.table import StudyTable
 from retscale.fileio import atomic_write
+from retscale.study.names import CheckpointKind
 
 
 @dataclass
@@ -96,7 +97,7 @@ def analyze(table: StudyTable, *, n_boot: int = 1000, seed: int = 0, predict_flo
 
 def pretraining_gains(table: StudyTable) -> list[dict[str, Any]]:
     """Each fitted checkpoint's scores minus those of its size's random-init control (fine-tuned alike)."""
-    controls = {p.size: p for p in table.points if p.kind == "control"}
+    controls = {p.size: p for p in table.points if p.kind == CheckpointKind.CONTROL}
     rows = []
     for p in table.suite():
         c = controls.get(p.size)

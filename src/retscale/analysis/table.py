@@ -1,9 +1,9 @@
 """The study's numbers as the analysis sees them: one ``Point`` per checkpoint, read from the results store.
 
-Naming convention in the store (written by ``retscale.study.stages``):
-- stage ``evaluate``: task = BEIR task, metrics as in ``retscale.evaluate`` (``ndcg_at_10`` ...) plus ``n_queries``.
-- stage ``icl``: task = ICL task or ``all``; metric ``accuracy`` per task, ``core_average`` for ``all``.
-- checkpoint ``bm25`` (kind "baseline") carries the BM25 reference numbers.
+Names in the store (``retscale.study.names``, written by ``retscale.study.stages``):
+- stage ``EVALUATE``: task = BEIR task, metrics as in ``retscale.evaluate`` (``ndcg_at_10`` ...) plus ``n_queries``.
+- stage ``ICL``: task = ICL task or ``ICL_ALL_TASKS``; metric ``accuracy`` per task, ``core_average`` for all.
+- checkpoint ``BM25`` (kind "baseline") carries the BM25 reference numbers.
 """
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from retscale.study.names import ICL_ALL_TASKS, MAIN_METRIC, CheckpointKind, Metric, StageName
 from retscale.study.store import ResultsStore
-
-EVAL_STAGE = "evaluate"
-ZERO_SHOT_STAGE = "zero_shot"
-ICL_STAGE = "icl"
-MAIN_METRIC = "ndcg_at_10"
 
 
 @dataclass
@@ -26,7 +22,7 @@ class Point:
     """One checkpoint's position on the axes and its scores."""
 
     name: str
-    kind: str  # "suite" | "external" | "baseline" | "control" (a suite size at random init)
+    kind: str  # a CheckpointKind: suite | external | baseline | control (a suite size at random init)
     size: str
     n_params: float | None
     tokens: float | None
@@ -51,10 +47,11 @@ class StudyTable:
 
     def suite(self) -> list[Point]:
         """Checkpoints that enter the fits: on the FLOPs axis, with a complete average."""
-        return [p for p in self.points if p.kind == "suite" and p.flops and p.avg_ndcg(self.tasks) is not None]
+        return [p for p in self.points
+                if p.kind == CheckpointKind.SUITE and p.flops and p.avg_ndcg(self.tasks) is not None]
 
     def references(self) -> list[Point]:
-        return [p for p in self.points if p.kind != "suite" and p.avg_ndcg(self.tasks) is not None]
+        return [p for p in self.points if p.kind != CheckpointKind.SUITE and p.avg_ndcg(self.tasks) is not None]
 
     def sizes(self) -> list[str]:
         """Size labels ordered by parameter count."""
@@ -85,35 +82,27 @@ class StudyTable:
         return 0
 
 
-def load_table(store: ResultsStore, tasks: list[str] | None = None, stage: str = EVAL_STAGE) -> StudyTable:
+def load_table(store: ResultsStore, tasks: list[str] | None = None, stage: str = StageName.EVALUATE) -> StudyTable:
     points = {c.name: Point(c.name, c.kind, c.size, c.n_params, c.tokens, c.flops) for c in store.checkpoints()}
     seen_tasks: list[str] = []
     for r in store.rows(stage=stage):
-        p = points.setdefault(r.checkpoint, Point(r.checkpoint, "baseline", r.checkpoint, None, None, None))
+        p = points.setdefault(r.checkpoint, Point(r.checkpoint, CheckpointKind.BASELINE, r.checkpoint, None, None,
+                                                  None))
         if r.metric == MAIN_METRIC:
             p.ndcg[r.task] = r.value
             if r.task not in seen_tasks:
                 seen_tasks.append(r.task)
-        elif r.metric == "n_queries":
+        elif r.metric == Metric.N_QUERIES:
             p.n_queries[r.task] = int(r.value)
-    for r in store.rows(stage=ICL_STAGE):
+    for r in store.rows(stage=StageName.ICL):
         if r.checkpoint not in points:
             continue
-        if r.task == "all" and r.metric == "core_average":
+        if r.task == ICL_ALL_TASKS and r.metric == Metric.CORE_AVERAGE:
             points[r.checkpoint].icl_average = r.value
-        elif r.metric == "accuracy":
+        elif r.metric == Metric.ACCURACY:
             points[r.checkpoint].icl[r.task] = r.value
-        elif r.metric == "n_items":
+        elif r.metric == Metric.N_ITEMS:
             points[r.checkpoint].icl_items[r.task] = int(r.value)
     return StudyTable(points=sorted(points.values(), key=lambda p: (p.flops or 0.0, p.name)),
                       tasks=list(tasks) if tasks else sorted(seen_tasks))
 
-
-def format_count(n: float | None) -> str:
-    """12_300_000 → "12.3M": the label of a model size or token count."""
-    if n is None:
-        return "—"
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.3g}"

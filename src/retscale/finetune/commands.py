@@ -9,7 +9,6 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from retscale.errors import UserError
 from retscale.finetune.config import FinetuneConfig
 
 HELP = "fine-tune a model into a retriever (InfoNCE with hard negatives)"
@@ -54,30 +53,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> FinetuneConfig:
-    import pydantic
-    import yaml
+    from retscale.configfile import parse_yaml_mapping, read_yaml_text, validate
 
     values: dict[str, Any] = {}
+    text = None
     if args.config is not None:
-        try:
-            loaded = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise UserError("config file not found", path=args.config) from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"malformed YAML ({exc})".splitlines()[0], path=args.config) from None
-        if not isinstance(loaded, dict):
-            raise UserError("config must be a mapping of FinetuneConfig fields", path=args.config)
-        values.update(loaded)
+        text = read_yaml_text(args.config)
+        values.update(parse_yaml_mapping(text, args.config, what="a finetune config (FinetuneConfig fields)"))
+    flags = {}
     for name in FinetuneConfig.model_fields:
         if name in vars(args):
             values[name] = getattr(args, name)
-    try:
-        return FinetuneConfig(**values)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise UserError(f"bad setting {where}: {first['msg']}",
-                        fix="see 'retscale finetune --help' for allowed values") from None
+            flags[name] = "--" + name.replace("_", "-")
+    return validate(FinetuneConfig, values, path=args.config or "<command line>", text=text, flags=flags,
+                    fix="see 'retscale finetune --help' for allowed values")
 
 
 def run(args: argparse.Namespace) -> int:

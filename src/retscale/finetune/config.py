@@ -1,5 +1,8 @@
 """``FinetuneConfig``: the whole contrastive fine-tuning recipe, one value per knob.
 
+``FinetuneOptions`` holds every knob except what to train and where (``model``, ``train``, ``output``): it is the
+study config's ``finetune:`` section, and ``FinetuneConfig`` adds the three.
+
 Defaults are the paper's single recipe for every model size (Portes et al. 2025, following E5 / Wang et al. 2022):
 mean pooling of the final hidden states, cosine similarity, InfoNCE over the query's positive and 15 mined hard
 negatives (no in-batch negatives), temperature 0.01, max length 128 for queries and passages, one epoch of AdamW
@@ -14,20 +17,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from retscale.errors import UserError
-
 # E5 (Wang et al. 2022) fine-tunes with τ = 0.01 and the paper's recipe follows E5, so we do too: a sharp softmax
 # over 16 candidates that keeps pushing hard negatives away after easy ones are solved. (For scale:
 # sentence-transformers' MultipleNegativesRankingLoss uses scale 20, i.e. τ = 0.05.)
 DEFAULT_TEMPERATURE = 0.01
 
 
-class FinetuneConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+class FinetuneOptions(BaseModel):
+    """Every fine-tuning setting but the base model, the data and the output folder."""
 
-    model: str = Field(description="base model: HF dir, .gguf file, retscale checkpoint, or offline alias")
-    train: Path = Field(description="training pairs jsonl (canonical format, with negatives)")
-    output: Path = Field(description="output folder for the fine-tuned model")
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     # the loss
     n_negatives: int = Field(15, ge=1, description="hard negatives per query")
@@ -68,11 +67,18 @@ class FinetuneConfig(BaseModel):
     overwrite: bool = Field(False, description="discard an existing finished output instead of returning it")
 
     @model_validator(mode="after")
-    def _check(self) -> FinetuneConfig:
+    def _check(self) -> FinetuneOptions:
         if self.gather_across_ranks and not self.in_batch_negatives:
-            raise UserError("gather_across_ranks needs in_batch_negatives",
-                            fix="add --in-batch-negatives, or drop --gather-across-ranks")
+            raise ValueError("gather_across_ranks needs in_batch_negatives")
         return self
+
+
+class FinetuneConfig(FinetuneOptions):
+    """A whole fine-tuning run: the options plus what to train, on what, into where."""
+
+    model: str = Field(description="base model: HF dir, .gguf file, retscale checkpoint, or offline alias")
+    train: Path = Field(description="training pairs jsonl (canonical format, with negatives)")
+    output: Path = Field(description="output folder for the fine-tuned model")
 
     def recipe(self) -> dict[str, object]:
         """The knobs that change the result (paths and bookkeeping left out): what resuming must match."""

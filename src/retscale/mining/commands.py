@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="mined canonical jsonl")
     parser.add_argument("--wiki-set", type=Path, metavar="DIR",
                         help="build the mined Wikipedia training set in DIR (ignores --pairs/--pool/--out)")
-    parser.add_argument("--queries", type=int, default=None, help="with --wiki-set: mine at most this many queries")
+    parser.add_argument("--queries", type=int, default=None,
+                        help="with --wiki-set: mine a seeded sample of at most this many train queries")
     parser.add_argument("--overlap", default="scifact,arguana",
                         help="with --wiki-set: BEIR tasks to check the mined text against ('' to skip)")
     parser.add_argument("--negatives", type=int, default=15)
@@ -43,19 +44,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from retscale.configfile import validate
     from retscale.mining.miner import MiningConfig, mine_hard_negatives
     from retscale.pairs.stats import format_stats, pair_stats
 
-    cfg = MiningConfig(negatives=args.negatives, depth=args.depth, skip_top=args.skip_top,
-                       max_per_doc=args.max_per_doc, exclude_positive_docs=not args.allow_positive_docs,
-                       strategy=args.strategy, shortfall=args.shortfall, seed=args.seed, n_threads=args.threads)
+    values = {"negatives": args.negatives, "depth": args.depth, "skip_top": args.skip_top,
+              "max_per_doc": args.max_per_doc, "exclude_positive_docs": not args.allow_positive_docs,
+              "strategy": args.strategy, "shortfall": args.shortfall, "seed": args.seed, "n_threads": args.threads}
+    flags = {name: "--" + name.replace("_", "-") for name in values}
+    flags.update(n_threads="--threads", exclude_positive_docs="--allow-positive-docs")
+    cfg = validate(MiningConfig, values, path="<command line>", flags=flags)
     if args.wiki_set:
         from retscale.fileio import read_json
         from retscale.mining.training_set import build_training_set
+        from retscale.pairs.wiki import WikiPairsOptions
 
         tasks = tuple(t.strip() for t in args.overlap.split(",") if t.strip())
-        out = build_training_set(args.wiki_set, n_queries=args.queries, negatives=args.negatives, seed=args.seed,
-                                 config=cfg, overlap_tasks=tasks)
+        queries = validate(WikiPairsOptions, {"max_pairs": args.queries}, path="<command line>",
+                           flags={"max_pairs": "--queries"})
+        out = build_training_set(args.wiki_set, queries, cfg, seed=args.seed, overlap_tasks=tasks)
         stats = read_json(args.wiki_set / "stats.json")
         build = stats["build"]
         print(f"wiki pairs: train {build['pairs'].get('train', {})}, validation {build['pairs'].get('validation', {})}"

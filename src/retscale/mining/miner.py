@@ -4,7 +4,7 @@ For each query (in input order), BM25 over the pool returns the top ``depth`` pa
 are scored in batches by ``BM25Index.search_sparse`` on ``n_threads`` threads). Walking them best first, a candidate is skipped when it
 - has a BM25 score of 0 (no word in common: not a *hard* negative), or lies in the rank window's head
   (``skip_top``: the very top hits are the likeliest unlabelled positives);
-- is a positive (same id), or an exact/near duplicate of one (``retscale.mining.dedup``), or a duplicate of a
+- is a positive (same id), or an exact/near duplicate of one (``retscale.pairs.dedup``), or a duplicate of a
   negative already taken;
 - comes from a positive's own source document (``exclude_positive_docs``, on by default: the other chunks of the
   article a positive came from usually answer the query too), or from a document that already gave
@@ -30,44 +30,43 @@ import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from retscale.bm25 import BM25Index
 from retscale.errors import UserError
 from retscale.fileio import iter_jsonl, write_json
-from retscale.mining.dedup import DupKey
+from retscale.pairs.dedup import DupKey
 from retscale.pairs.formats import Pair, dump_pair, read_pairs
 
 log = logging.getLogger(__name__)
-SHORTFALL_POLICIES = ("drop", "keep", "pad")
-STRATEGIES = ("top", "sample")
 
 
-@dataclass
-class MiningConfig:
-    negatives: int = 15
-    depth: int = 100
-    skip_top: int = 0
-    max_per_doc: int = 1
+class MiningConfig(BaseModel):
+    """The miner's settings (the study config's ``mining:`` section; ``retscale mine`` flags)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    negatives: int = Field(15, ge=1, description="hard negatives per query")
+    skip_top: int = Field(0, ge=0, description="skip this many top hits (likely false negatives)")
+    depth: int = Field(100, ge=1, description="BM25 hits considered per query")  # after the two its check reads
+    max_per_doc: int = Field(1, ge=1, description="negatives per source document")
     exclude_positive_docs: bool = True
-    strategy: str = "top"
-    shortfall: str = "drop"
+    strategy: Literal["top", "sample"] = "top"
+    shortfall: Literal["drop", "keep", "pad"] = "drop"
     seed: int = 0
-    batch_size: int = 2048
-    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    batch_size: int = Field(2048, ge=1, description="queries scored per BM25 batch (speed only)")
+    n_threads: int | None = Field(None, ge=1, description="BM25 scoring threads, None: one per core (speed only)")
 
-    def check(self) -> None:
-        if self.negatives < 1:
-            raise UserError(f"--negatives must be ≥ 1, got {self.negatives}")
-        if self.depth < self.skip_top + self.negatives:
-            raise UserError(f"--depth {self.depth} leaves fewer than --negatives {self.negatives} after --skip-top "
-                            f"{self.skip_top}", fix="raise --depth")
-        if self.shortfall not in SHORTFALL_POLICIES:
-            raise UserError(f"unknown --shortfall {self.shortfall!r}", fix=f"use one of {SHORTFALL_POLICIES}")
-        if self.strategy not in STRATEGIES:
-            raise UserError(f"unknown --strategy {self.strategy!r}", fix=f"use one of {STRATEGIES}")
-        if self.max_per_doc < 1:
-            raise UserError("--max-per-doc must be ≥ 1")
+    @field_validator("depth")
+    @classmethod
+    def _enough_depth(cls, depth: int, info: ValidationInfo) -> int:
+        negatives, skip_top = info.data.get("negatives"), info.data.get("skip_top")
+        if negatives is not None and skip_top is not None and depth < skip_top + negatives:
+            raise ValueError(f"{depth} leaves fewer than {negatives} negatives after skipping the top {skip_top} "
+                             "hits: raise it")
+        return depth
 
 
 @dataclass
@@ -215,7 +214,6 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
     from tqdm.auto import tqdm
 
     cfg = config or MiningConfig()
-    cfg.check()
     out = Path(out_path)
     pairs = list(read_pairs(pairs_path))
     if not isinstance(pool, (Pool, PoolIndex)):
@@ -228,7 +226,7 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
             raise UserError(f"cannot resume: {out} ends with query {last_done!r}, which is not in {pairs_path}",
                             fix="use the same --pairs as the interrupted run, or delete the output")
         start = positions[last_done] + 1
-    report = MiningReport(queries_in=len(pairs), written=done_lines, resumed_from=start, config=asdict(cfg))
+    report = MiningReport(queries_in=len(pairs), written=done_lines, resumed_from=start, config=cfg.model_dump())
     t0 = time.perf_counter()
     if start < len(pairs):
         done_marker(out).unlink(missing_ok=True)
@@ -240,7 +238,8 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
         with open(out, "a", encoding="utf-8") as fh:
             for b in range(start, len(pairs), cfg.batch_size):
                 batch = pairs[b:b + cfg.batch_size]
-                hits = index.bm25.search_sparse([p["query"] for p in batch], cfg.depth, n_threads=cfg.n_threads)
+                hits = index.bm25.search_sparse([p["query"] for p in batch], cfg.depth,
+                                                n_threads=cfg.n_threads or os.cpu_count() or 1)
                 for pair, (rows, scores) in zip(batch, hits, strict=True):
                     negatives, mined = select_negatives(pair, rows.tolist(), scores.tolist(), index.pool,
                                                         index.keys, cfg)

@@ -1,5 +1,5 @@
 """Training pairs: the canonical jsonl format and its readers (``formats``), Wikipedia builders (``wiki``),
-statistics (``stats``) and BEIR-overlap checks (``overlap``)."""
+statistics (``stats``), duplicate rules (``dedup``) and BEIR-overlap checks (``overlap``)."""
 
 from retscale.pairs.formats import read_pairs, write_pairs
 

@@ -1,6 +1,6 @@
 """Does training text overlap an evaluation collection? (Zero-shot evaluation must stay zero-shot.)
 
-Two measures against each task's corpus *and* queries, both on normalised text (``retscale.mining.dedup``):
+Two measures against each task's corpus *and* queries, both on normalised text (``retscale.pairs.dedup``):
 - ``exact``: training passages/queries whose whole normalised text equals a BEIR document or query;
 - ``ngram13``: training passages sharing at least one 13-word n-gram with the BEIR text (the contamination test
   of GPT-3, Brown et al. 2020, appendix C) — catches copied sentences inside otherwise different passages.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from retscale.data.splits import ArticleSplit
-from retscale.mining.dedup import normalise, text_hash
+from retscale.pairs.dedup import normalise, text_hash
 
 NGRAM = 13
 # The evaluation texts no training text may share a 13-gram with: these BEIR tasks (corpus and queries) and the

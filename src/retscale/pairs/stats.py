@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from retscale.mining.dedup import text_hash
+from retscale.pairs.dedup import text_hash
 from retscale.pairs.formats import read_pairs
 from retscale.pairs.wiki import approx_tokens
 

@@ -36,7 +36,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from retscale.data.splits import DEFAULT_SPLIT, SPLITS, ArticleSplit
 from retscale.fileio import iter_jsonl
@@ -183,6 +185,33 @@ def article_pairs(article: Article, kinds: tuple[str, ...] = PAIR_KINDS) -> list
     if "sentence" in kinds:
         pairs += sentence_pairs(article)
     return pairs
+
+
+class WikiPairsOptions(BaseModel):
+    """What goes into a Wikipedia training set (the study config's ``pairs:`` section).
+
+    ``max_articles``: read only the first this many articles of the sample (a deterministic prefix keeps small
+    studies small); ``max_pairs``: keep a seeded sample of this many train pairs (in file order);
+    ``dev_fraction`` / ``test_fraction``: shares of articles in the ``dev`` (design task ``wiki-dev``, held-out LM
+    loss) and ``test`` (evaluation task ``wiki-val``) splits of :class:`retscale.data.splits.ArticleSplit` — the
+    pretraining corpus of a built-in suite follows the same split; ``kinds``: which pair builders make the
+    training pairs; ``passage_titles``: keep article titles on training passages; ``heldout_queries``: queries of
+    ``wiki-val`` / ``wiki-dev`` (a seeded sample); ``max_tokens``: passage chunk size in approximate tokens.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_articles: int | None = Field(None, ge=1)
+    max_pairs: int | None = Field(None, ge=1)
+    dev_fraction: float = Field(DEFAULT_SPLIT.dev_fraction, gt=0, lt=0.5)
+    test_fraction: float = Field(DEFAULT_SPLIT.test_fraction, gt=0, lt=0.5)
+    kinds: tuple[Literal["title", "section", "sentence"], ...] = Field(PAIR_KINDS, min_length=1)
+    passage_titles: bool = True
+    heldout_queries: int = Field(1000, ge=1)
+    max_tokens: int = Field(MAX_TOKENS, ge=1)
+
+    def article_split(self) -> ArticleSplit:
+        return ArticleSplit(seed=DEFAULT_SPLIT.seed, dev_fraction=self.dev_fraction, test_fraction=self.test_fraction)
 
 
 @dataclass

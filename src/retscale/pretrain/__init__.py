@@ -1,7 +1,7 @@
 """Pretraining the checkpoint suite: tiny Llama-style decoders across sizes × token-per-parameter ratios.
 
 Public API (imported lazily so ``import retscale.pretrain`` stays light):
-``SUITES``, ``SuiteSpec``, ``SizeSpec``, ``CheckpointSpec``, ``get_suite``, ``plan_suite``, ``format_plan``,
+``SUITES``, ``SuiteSpec``, ``SuiteOptions``, ``SizeSpec``, ``CheckpointSpec``, ``get_suite``, ``plan_suite``, ``format_plan``,
 ``pretrain_suite``, ``CheckpointInfo``, ``read_checkpoint_info``, ``list_checkpoints``.
 """
 
@@ -15,6 +15,7 @@ _EXPORTS = {
     "SuiteSpec": "retscale.pretrain.suite",
     "CheckpointSpec": "retscale.pretrain.suite",
     "get_suite": "retscale.pretrain.suite",
+    "SuiteOptions": "retscale.pretrain.suite",
     "SizeSpec": "retscale.pretrain.model",
     "plan_suite": "retscale.pretrain.plan",
     "format_plan": "retscale.pretrain.plan",

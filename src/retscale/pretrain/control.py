@@ -13,15 +13,9 @@ from pathlib import Path
 from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, publish_checkpoint, read_checkpoint_info
 from retscale.pretrain.corpus import build_corpus
 from retscale.pretrain.model import build_model
-from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
+from retscale.pretrain.suite import CheckpointSpec, SuiteSpec, control_name
 from retscale.pretrain.tokenizer import load_tokenizer
 from retscale.pretrain.train import heldout_loss
-
-CONTROL_SUFFIX = "-init"
-
-
-def control_name(size: str) -> str:
-    return f"{size}{CONTROL_SUFFIX}"
 
 
 def save_random_init_controls(spec: SuiteSpec, output_dir: str | Path,

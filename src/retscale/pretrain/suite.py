@@ -15,14 +15,24 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from retscale.errors import UserError
 from retscale.flops import DecoderShape, flops_6nd, flops_full, param_counts
 from retscale.pretrain.corpus import CorpusSpec
 from retscale.pretrain.model import SizeSpec
 from retscale.pretrain.schedule import WsdSchedule
+
+CONTROL_SUFFIX = "-init"
+
+
+def control_name(size: str) -> str:
+    """The name of a size's random-init control checkpoint (``retscale.pretrain.control``)."""
+    return f"{size}{CONTROL_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,34 @@ class SuiteSpec:
                     n_params_non_embedding=counts.non_embedding, steps=n_steps,
                     tokens=n_steps * self.tokens_per_step, warmup_steps=warmup, decay_start=decay_start))
         return out
+
+
+class SuiteOptions(BaseModel):
+    """Overrides of a built-in suite's ``SuiteSpec`` fields (the study's ``checkpoints.suite_options``).
+
+    Sizes, the corpus and the name stay the preset's; unset fields keep the preset's values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratios: tuple[float, ...] | None = Field(None, min_length=1)
+    vocab_size: int | None = Field(None, ge=2)
+    seq_len: int | None = Field(None, ge=2)
+    batch_size: int | None = Field(None, ge=1)
+    peak_lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    warmup_fraction: float | None = Field(None, ge=0, le=1)
+    decay_fraction: float | None = Field(None, ge=0, le=1)
+    eval_sequences: int | None = Field(None, ge=1)
+    save_every: int | None = Field(None, ge=1)
+    seed: int | None = None
+    threads: int | None = Field(None, ge=1)
+
+    def apply(self, spec: SuiteSpec) -> SuiteSpec:
+        """``spec`` with the fields given here replaced (``threads: null`` means torch's default; any other null,
+        the preset's value)."""
+        given = self.model_dump(exclude_unset=True)
+        return dataclasses.replace(spec, **{k: v for k, v in given.items() if v is not None or k == "threads"})
 
 
 SUITES: dict[str, SuiteSpec] = {

@@ -16,8 +16,10 @@ from typing import Any
 
 from retscale.analysis.figures import figure_icl, figure_per_task, figure_scaling
 from retscale.analysis.summary import Analysis, analyze, write_tables
-from retscale.analysis.table import StudyTable, format_count, load_table
+from retscale.analysis.table import StudyTable, load_table
 from retscale.fileio import atomic_write
+from retscale.flops import format_count
+from retscale.study.names import FIGURES_DIR, REPORT_FILE, TABLES_DIR, CheckpointKind, StageName
 from retscale.study.store import ResultsStore, open_store
 
 _CSS = """
@@ -96,7 +98,7 @@ def _gains_section(result: Analysis, table: StudyTable) -> str:
         return ""
     rows = [[g["checkpoint"], g["control"], f"{g['flops']:.3g}", _num(g["gain_avg"]),
              *[_num(g.get(f"gain_{t}")) for t in table.tasks]] for g in result.gains]
-    controls = [p for p in table.points if p.kind == "control"]
+    controls = [p for p in table.points if p.kind == CheckpointKind.CONTROL]
     ctl = "; ".join(f"{p.name}: {_num(p.avg_ndcg(table.tasks))}" for p in controls)
     positive = sum(1 for g in result.gains if g["gain_avg"] is not None and g["gain_avg"] > 0)
     return ("<h2>Pretraining vs random init</h2><p>Each size is also fine-tuned and evaluated from its untrained "
@@ -154,23 +156,23 @@ def _provenance_section(store: ResultsStore) -> str:
     prov: dict[str, Any] = {}
     for c in store.checkpoints():
         prov[c.name] = {"checkpoint": c.info, **{s: store.provenance(c.name, s)
-                                                 for s in ("finetune", "evaluate", "icl")}}
+                                                 for s in (StageName.FINETUNE, StageName.EVALUATE, StageName.ICL)}}
     config = store.get_meta("config", {})
     return ("<h2>Config</h2><pre>" + _e(json.dumps(config, indent=2, sort_keys=True)) + "</pre>"
             "<h2>Provenance</h2><pre>" + _e(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre>")
 
 
-def build_report(run_dir: str | Path) -> Path:
-    """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``run_dir`` from its results store."""
-    run_dir = Path(run_dir)
-    with open_store(run_dir, readonly=True) as store:
+def build_report(study_dir: str | Path) -> Path:
+    """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store."""
+    study_dir = Path(study_dir)
+    with open_store(study_dir, readonly=True) as store:
         config = store.get_meta("config", {})
         analysis_cfg = config.get("analysis", {})
         table = load_table(store, tasks=config.get("eval", {}).get("tasks"))
         result = analyze(table, n_boot=int(analysis_cfg.get("bootstrap", 1000)), seed=int(config.get("seed", 0)),
                          predict_flops=analysis_cfg.get("predict_flops") or None,
                          tolerance=float(analysis_cfg.get("isoflop_tolerance", 0.3)))
-        fig_dir = run_dir / "figures"
+        fig_dir = study_dir / FIGURES_DIR
         fig_dir.mkdir(parents=True, exist_ok=True)
         figs = [
             (figure_scaling(table, fig_dir, result.best_pooled_fit())[0],
@@ -179,8 +181,8 @@ def build_report(run_dir: str | Path) -> Path:
             (figure_per_task(table, fig_dir)[0], "Fig 2: nDCG@10 vs pretraining FLOPs per task."),
             (figure_icl(table, fig_dir)[0], "Fig 3: nDCG@10 vs ICL core average."),
         ]
-        write_tables(table, result, run_dir / "tables")
-        title = f"retscale study: {config.get('name', run_dir.name)}"
+        write_tables(table, result, study_dir / TABLES_DIR)
+        title = f"retscale study: {config.get('name', study_dir.name)}"
         parts = [f"<h1>{_e(title)}</h1>",
                  f"<p>{_e(config.get('description', ''))}</p>",
                  f"<p>{result.n_checkpoints} fitted checkpoints in {len(table.sizes())} sizes, "
@@ -193,7 +195,7 @@ def build_report(run_dir: str | Path) -> Path:
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             "<link rel='icon' href='data:,'>"  # no favicon request: a file:// page must load with zero errors
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
-    out = run_dir / "report.html"
+    out = study_dir / REPORT_FILE
     with atomic_write(out) as fh:
         fh.write(page)
     return out

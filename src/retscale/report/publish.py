@@ -12,24 +12,25 @@ from pathlib import Path
 
 from retscale.errors import UserError
 from retscale.fileio import atomic_write
+from retscale.study.names import CONFIG_FILE, FIGURES_DIR, REPORT_FILE, RESULTS_CSV, TABLES_DIR
 
-FILES = ("report.html", "results.csv", "config.json")
-FOLDERS = ("tables", "figures")
+FILES = (REPORT_FILE, RESULTS_CSV, CONFIG_FILE)
+FOLDERS = (TABLES_DIR, FIGURES_DIR)
 
 
-def publish(run_dir: str | Path, dest: str | Path) -> list[Path]:
-    """Copy the report, results.csv, config.json, tables/ and figures/ of ``run_dir`` into ``dest``."""
-    run_dir, dest = Path(run_dir), Path(dest)
-    if dest.resolve() == run_dir.resolve():
+def publish(study_dir: str | Path, dest: str | Path) -> list[Path]:
+    """Copy the report, results.csv, config.json, tables/ and figures/ of ``study_dir`` into ``dest``."""
+    study_dir, dest = Path(study_dir), Path(dest)
+    if dest.resolve() == study_dir.resolve():
         raise UserError("the publish folder is the run folder itself", path=dest, fix="give another folder")
-    sources = [run_dir / f for f in FILES] + sorted(p for d in FOLDERS for p in (run_dir / d).glob("*") if p.is_file())
+    sources = [study_dir / f for f in FILES] + sorted(p for d in FOLDERS for p in (study_dir / d).glob("*") if p.is_file())
     missing = [str(p) for p in sources[:len(FILES)] if not p.is_file()]
     if missing:
-        raise UserError(f"{', '.join(missing)} not found", path=run_dir,
-                        fix="run `retscale study` (or `retscale report RUN_DIR`) on this folder first")
+        raise UserError(f"{', '.join(missing)} not found", path=study_dir,
+                        fix="run `retscale study` (or `retscale report STUDY_DIR`) on this folder first")
     written = []
     for src in sources:
-        target = dest / src.relative_to(run_dir)
+        target = dest / src.relative_to(study_dir)
         with atomic_write(target, "wb") as fh, src.open("rb") as inp:
             shutil.copyfileobj(inp, fh)
         written.append(target)

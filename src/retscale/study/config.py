@@ -1,7 +1,9 @@
 """The study config: a YAML file (or a built-in preset name) validated by pydantic.
 
-Sections that belong to another stage (``pairs``, ``mining``, ``finetune``, ``pretrain``) are passed through as
-mappings to that stage's own validated config, so this file never duplicates another stage's fields.
+Sections that belong to another stage are that stage's own model — ``pairs``: ``retscale.pairs.wiki.
+WikiPairsOptions``, ``mining``: ``retscale.mining.MiningConfig``, ``finetune``: ``retscale.finetune.config.
+FinetuneOptions``, ``checkpoints.suite_options``: ``retscale.pretrain.suite.SuiteOptions`` — so this file never
+duplicates another stage's fields, and a bad key or value anywhere fails when the config loads, naming its line.
 """
 
 from __future__ import annotations
@@ -10,17 +12,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from retscale.configfile import parse_yaml_mapping, read_yaml_text, validate
 from retscale.errors import UserError
+from retscale.finetune.config import FinetuneOptions
+from retscale.mining.miner import MiningConfig
+from retscale.pairs.wiki import WikiPairsOptions
+from retscale.pretrain.suite import SUITES, SuiteOptions
+from retscale.study.names import HELDOUT_TASK, WIKI_TASKS
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ModelCheckpoint(_Strict):
+class ExternalModel(_Strict):
     """A checkpoint that is not pretrained here: an HF name or a local path, placed on the axes by N and D."""
 
     name: str
@@ -33,8 +40,15 @@ class ModelCheckpoint(_Strict):
 
 class CheckpointsConfig(_Strict):
     suite: str | None = None  # a built-in pretraining suite (retscale.pretrain.SUITES)
-    suite_options: dict[str, Any] = Field(default_factory=dict)  # overrides passed to plan_suite
-    models: list[ModelCheckpoint] = Field(default_factory=list)
+    suite_options: SuiteOptions = Field(default_factory=SuiteOptions)  # overrides of the suite's SuiteSpec
+    models: list[ExternalModel] = Field(default_factory=list)
+
+    @field_validator("suite")
+    @classmethod
+    def _known_suite(cls, suite: str | None) -> str | None:
+        if suite is not None and suite not in SUITES:
+            raise ValueError(f"unknown suite {suite!r}: choose one of {', '.join(SUITES)}")
+        return suite
 
     @model_validator(mode="after")
     def _not_empty(self) -> CheckpointsConfig:
@@ -53,6 +67,18 @@ class EvalConfig(_Strict):
     max_docs: int | None = Field(default=None, gt=0)  # judged docs of kept queries + seeded others (smoke only)
     top_k: int = Field(default=1000, gt=0)
     batch_size: int = Field(default=64, gt=0)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        from retscale.data.registry import canonical_name
+
+        for task in tasks:
+            if task in WIKI_TASKS or canonical_name(task) is not None or Path(task).exists():
+                continue
+            raise ValueError(f"unknown task {task!r}: give a registry task (`retscale data list`), {HELDOUT_TASK}, "
+                             "or the path of a BEIR folder or zip")
+        return tasks
 
 
 class IclConfig(_Strict):
@@ -80,13 +106,24 @@ class StudyConfig(_Strict):
     output: str | None = None  # default output folder; `--output` overrides it
     seed: int = 0
     checkpoints: CheckpointsConfig
-    pairs: dict[str, Any] = Field(default_factory=dict)
-    mining: dict[str, Any] | None = None  # None: train on the pairs' own negatives (in-batch only)
-    finetune: dict[str, Any] = Field(default_factory=dict)
+    pairs: WikiPairsOptions = Field(default_factory=WikiPairsOptions)
+    # the study always mines; unset `seed` and `n_threads` default to the study's seed and 1 thread
+    mining: MiningConfig = Field(default_factory=MiningConfig)
+    finetune: FinetuneOptions = Field(default_factory=FinetuneOptions)  # unset `seed`: the study's seed
     eval: EvalConfig
     icl: IclConfig = Field(default_factory=IclConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The config as recorded (config.json, the store's meta): the stage sections as written, because their
+        unset fields take the study's values at run time (its seed, one mining thread), not the models' defaults."""
+        out = self.model_dump(mode="json")
+        for name in ("pairs", "mining", "finetune"):
+            out[name] = getattr(self, name).model_dump(mode="json", exclude_unset=True)
+        out["checkpoints"]["suite_options"] = self.checkpoints.suite_options.model_dump(mode="json",
+                                                                                        exclude_unset=True)
+        return out
 
 
 def preset_names() -> list[str]:
@@ -107,47 +144,9 @@ def load_config(spec: str | Path) -> tuple[StudyConfig, Path]:
         else:
             raise UserError(f"{spec!s} is neither a config file nor a preset",
                             fix=f"give a YAML file or one of: {', '.join(preset_names())}")
-    text = path.read_text(encoding="utf-8-sig")
-    return parse_config(text, path), path
+    return parse_config(read_yaml_text(path), path), path
 
 
 def parse_config(text: str, path: str | Path = "<config>") -> StudyConfig:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"malformed YAML ({getattr(exc, 'problem', exc)})", path=path,
-                        line=None if mark is None else mark.line + 1) from None
-    if not isinstance(raw, dict):
-        raise UserError("a study config must be a YAML mapping", path=path)
-    try:
-        return StudyConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = [str(p) for p in err["loc"]]
-        key = ".".join(loc) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise UserError(f"{key}: {msg}{more}", path=path, line=_line_of(text, loc),
-                        fix="see the presets in retscale/presets/ for valid keys") from None
-
-
-def _line_of(text: str, loc: list[str]) -> int | None:
-    """The 1-based line of the deepest existing YAML node along ``loc``, for error messages."""
-    try:
-        node: Any = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+    raw = parse_yaml_mapping(text, path, what="a study config")
+    return validate(StudyConfig, raw, path=path, text=text, fix="see the presets in retscale/presets/ for valid keys")

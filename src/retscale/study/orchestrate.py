@@ -1,4 +1,6 @@
-"""``run_study``: config → every stage (resumable) → results.csv/parquet → report.html.
+"""``run_study``: config → the plan → every stage (resumable) → results.csv/parquet.
+
+The report is built by the layer above (``retscale.experiment``), which may import both study and report.
 
 Re-running the same command after a crash or ``kill -9`` resumes: finished stages are read back from the store,
 unfinished ones continue from their own partial files. Two complete runs of one config give the same results.csv.
@@ -12,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from retscale.study.config import StudyConfig
-from retscale.study.runner import Runner, log_to_file
-from retscale.study.stages import count_stages, run_all, write_config_snapshot
+from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET
+from retscale.study.plan import plan_study, run_plan
+from retscale.study.runner import StageRunner, log_to_file
+from retscale.study.stages import write_config_snapshot
 from retscale.study.store import open_store
 
 log = logging.getLogger("retscale.study")
@@ -25,7 +29,7 @@ class StudySummary:
     ran: list[str]  # stage keys computed in this invocation
     reused: list[str]  # stage keys already finished before it
     failed: list[str]
-    report: Path | None = None
+    report: Path | None = None  # set by ``retscale.experiment.run_experiment``
     exports: list[Path] = field(default_factory=list)
 
 
@@ -33,27 +37,24 @@ def default_output(config: StudyConfig) -> Path:
     return Path(config.output or f"runs/{config.name}")
 
 
-def run_study(config: StudyConfig, output_dir: str | Path | None = None, *, show_progress: bool = True,
-              report: bool = True) -> StudySummary:
+def run_study(config: StudyConfig, output_dir: str | Path | None = None, *,
+              show_progress: bool = True) -> StudySummary:
+    plan = plan_study(config, show_progress=show_progress)
     out = Path(output_dir) if output_dir is not None else default_output(config)
     out.mkdir(parents=True, exist_ok=True)
     write_config_snapshot(config, out)
     with log_to_file(out) as log_path, open_store(out) as store:
         started = time.time()
-        store.set_meta("config", config.model_dump(mode="json"))
+        store.set_meta("config", config.snapshot())
         log.info("study %s → %s (log: %s)", config.name, out, log_path)
-        runner = Runner(store, out, count_stages(config), show_progress=show_progress)
+        runner = StageRunner(store, out, len(plan.stages), show_progress=show_progress)
         try:
-            run_all(config, store, runner, runner.skip, show_progress)
+            run_plan(plan, runner, store)
         finally:
             runner.close()
         # every stage of this config has now been used in this run: its keys are the current results
         store.set_meta("complete_run_started", started)
-        summary = StudySummary(out, runner.ran, runner.skipped, runner.failed)
-        summary.exports = [store.export_csv(out / "results.csv"), store.export_parquet(out / "results.parquet")]
-        log.info("stages: %d ran, %d reused, %d failed", len(runner.ran), len(runner.skipped), len(runner.failed))
-    if report:
-        from retscale.report.html import build_report
-
-        summary.report = build_report(out)
+        summary = StudySummary(out, runner.ran, runner.reused, runner.failed)
+        summary.exports = [store.export_csv(out / RESULTS_CSV), store.export_parquet(out / RESULTS_PARQUET)]
+        log.info("stages: %d ran, %d reused, %d failed", len(runner.ran), len(runner.reused), len(runner.failed))
     return summary

@@ -1,10 +1,14 @@
 """Stages and the runner that executes each exactly once, resumable after any crash.
 
 A ``Stage`` names what it is (stage, checkpoint), everything its result depends on (``deps``: config slices and
-the keys of the stages it consumes) and how to compute it. Its key is ``stage:checkpoint:hash(deps)``: a finished
-key is never run again, and changing a setting changes the keys of exactly the stages that depend on it. Each
-stage works in its own folder ``OUT/stages/<stage>-<checkpoint>-<hash>/``, so a half-done stage resumes from
-its own partial files (the stages' own resumability) and never collides with another version of itself.
+the keys of the stages it consumes), the upstream stages whose outputs it reads (``inputs``) and how to compute
+it. Its key is ``stage:checkpoint:hash(deps)``: a finished key is never run again, and changing a setting changes
+the keys of exactly the stages that depend on it. Each stage works in its own folder
+``OUT/stages/<stage>-<checkpoint>-<hash>/``, so a half-done stage resumes from its own partial files (the stages'
+own resumability) and never collides with another version of itself.
+
+Words: a *run* is one invocation of the study; an *attempt* is one try at one stage within it (a row of the
+store's ``stage_runs`` log); the ``StageRunner`` executes stages.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +26,11 @@ from tqdm.auto import tqdm
 
 from retscale.errors import UserError
 from retscale.fileio import stable_hash
+from retscale.study.names import LOG_FILE, STAGES_DIR
 from retscale.study.store import ResultsStore
 
 log = logging.getLogger("retscale.study")
-LOG_NAME = "study.log"
+StageInputs = Mapping[str, dict[str, Any]]  # role -> the output of the upstream stage filling it
 
 
 @dataclass
@@ -39,9 +44,10 @@ class StageResult:
 class Stage:
     name: str
     checkpoint: str  # "shared" for stages that serve every checkpoint
-    deps: dict[str, Any]
-    compute: Callable[[Path], StageResult]
-    fatal: bool = True  # False: a failure is recorded, the checkpoint's later stages are skipped, the study goes on
+    deps: dict[str, Any]  # everything the result depends on, the key of every stage in ``inputs`` included
+    compute: Callable[[Path, StageInputs], StageResult]  # (work folder, outputs of ``inputs`` by role)
+    fatal: bool = True  # False: a failure is recorded, the stages that need this one are skipped, the study goes on
+    inputs: dict[str, Stage] = field(default_factory=dict)  # role -> upstream stage whose output compute reads
 
     @property
     def dep_hash(self) -> str:
@@ -52,14 +58,14 @@ class Stage:
         return f"{self.name}:{self.checkpoint}:{self.dep_hash}"
 
     def work_dir(self, out_dir: Path) -> Path:
-        return out_dir / "stages" / f"{self.name}-{self.checkpoint}-{self.dep_hash}"
+        return out_dir / STAGES_DIR / f"{self.name}-{self.checkpoint}-{self.dep_hash}"
 
 
 class StageFailed(Exception):
     """A non-fatal stage failed; its dependents are skipped."""
 
 
-class Runner:
+class StageRunner:
     """Runs stages against the store, with one progress bar for the whole study."""
 
     def __init__(self, store: ResultsStore, out_dir: Path, total: int, *, show_progress: bool = True) -> None:
@@ -67,32 +73,34 @@ class Runner:
         self.out_dir = out_dir
         self.bar = tqdm(total=total, desc="study", unit=" stage", disable=not show_progress, dynamic_ncols=True)
         self.ran: list[str] = []
-        self.skipped: list[str] = []
+        self.reused: list[str] = []  # finished before this run: read back, not computed
+        self.skipped: list[str] = []  # not run: a stage they need failed
         self.failed: list[str] = []
 
     def close(self) -> None:
         self.bar.close()
 
-    def __call__(self, stage: Stage) -> dict[str, Any]:
-        """The stage's output, computing it only if no finished run of this exact key exists."""
+    def __call__(self, stage: Stage, inputs: StageInputs | None = None) -> dict[str, Any]:
+        """The stage's output, computing it (from ``inputs``, the outputs of ``stage.inputs`` by role) only if no
+        finished attempt of this exact key exists."""
         key = stage.key
         done = self.store.finished(key)
         if done is not None:
             self.store.mark_used(key)
-            self.skipped.append(key)
+            self.reused.append(key)
             self.bar.update(1)
             return done
         self.bar.set_description(f"{stage.name} · {stage.checkpoint}")
         log.info("start %s", key)
-        run_id = self.store.start_stage(key)
+        attempt_id = self.store.start_stage(key)
         t0 = time.perf_counter()
         try:
-            result = stage.compute(stage.work_dir(self.out_dir))
+            result = stage.compute(stage.work_dir(self.out_dir), inputs or {})
         except (UserError, KeyboardInterrupt) as exc:
-            self.store.fail_stage(run_id, f"{type(exc).__name__}: {exc}")
+            self.store.fail_stage(attempt_id, f"{type(exc).__name__}: {exc}")
             raise
         except Exception as exc:
-            self.store.fail_stage(run_id, f"{type(exc).__name__}: {exc}")
+            self.store.fail_stage(attempt_id, f"{type(exc).__name__}: {exc}")
             log.error("stage %s failed:\n%s", key, traceback.format_exc())
             if stage.fatal:
                 raise
@@ -100,7 +108,7 @@ class Runner:
             self.bar.update(1)
             raise StageFailed(key) from exc
         seconds = time.perf_counter() - t0
-        self.store.finish_stage(run_id=run_id, key=key, stage=stage.name, checkpoint=stage.checkpoint,
+        self.store.finish_stage(attempt_id=attempt_id, key=key, stage=stage.name, checkpoint=stage.checkpoint,
                                 dep_hash=stage.dep_hash, rows=result.rows, provenance=result.provenance,
                                 output=result.output, seconds=seconds)
         log.info("done %s in %.1fs", key, seconds)
@@ -108,15 +116,17 @@ class Runner:
         self.bar.update(1)
         return result.output
 
-    def skip(self, n: int) -> None:
-        """Count stages that will not run because something they need failed."""
-        self.bar.update(n)
+    def skip(self, stage: Stage) -> None:
+        """Count a stage that will not run because a stage it needs failed."""
+        log.info("skip %s: a stage it needs failed", stage.key)
+        self.skipped.append(stage.key)
+        self.bar.update(1)
 
 
 @contextmanager
 def log_to_file(out_dir: Path) -> Iterator[Path]:
     """Append every retscale log record of this run to ``OUT/study.log``."""
-    path = out_dir / LOG_NAME
+    path = out_dir / LOG_FILE
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("retscale")

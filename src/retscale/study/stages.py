@@ -1,12 +1,14 @@
-"""The study's stages: thin adapters over each stage's Python API, planned in dependency order.
+"""The study's stages: thin adapters over each stage's Python API. ``retscale.study.plan`` puts them in order.
 
 shared:          pretrain (built-in suite) · random-init controls (optional) · pairs (Wikipedia, plus the held-out
                  ``wiki-val`` task) → mining (BM25 hard negatives) · BM25 baseline
-per checkpoint:  zero-shot evaluate (optional) · finetune → evaluate · ICL (on the pretrained model)
+per model:       zero-shot evaluate (optional) · finetune → evaluate · ICL (on the pretrained model)
 per control:     finetune → evaluate
 
 Every stage's ``deps`` hold exactly what its numbers depend on — its config slice plus the keys of the stages it
-consumes — so one changed setting re-runs only the stages downstream of it.
+consumes — so one changed setting re-runs only the stages downstream of it. A config section enters ``deps`` as
+written in the YAML (``as_written``). Each builder takes the upstream ``Stage`` objects, never their outputs:
+keys are known before anything runs, and outputs (paths) reach ``compute`` through ``inputs`` at run time.
 """
 
 from __future__ import annotations
@@ -14,27 +16,83 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from retscale.errors import UserError
-from retscale.fileio import atomic_write, iter_jsonl, write_json
-from retscale.study.config import StudyConfig
-from retscale.study.runner import Stage, StageFailed, StageResult
-from retscale.study.store import CheckpointRecord, ResultsStore
+from pydantic import BaseModel
 
-RunStage = Callable[[Stage], dict[str, Any]]
-HELDOUT_TASK = "wiki-val"  # eval task name of the held-out Wikipedia task built by the pairs stage
+from retscale.fileio import write_json
+from retscale.flops import format_count
+from retscale.study.config import ExternalModel, StudyConfig
+from retscale.study.names import (
+    BM25,
+    CONFIG_FILE,
+    DEV_TASK,
+    HELDOUT_TASK,
+    ICL_ALL_TASKS,
+    SHARED,
+    WIKI_DATA,
+    WIKI_TASKS,
+    CheckpointKind,
+    Metric,
+    StageName,
+)
+from retscale.study.runner import Stage, StageInputs, StageResult
+from retscale.study.store import ModelEntry
+
+WEIGHTS = "weights"  # input role: the stage whose output holds a model's weights (pretrain, random_init)
+
+
+def as_written(section: BaseModel) -> dict[str, Any]:
+    """A config section as the YAML gave it (defaults left out): its part of a stage key."""
+    return section.model_dump(mode="json", exclude_unset=True)
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class StudyModel:
+    """A model the study fine-tunes, evaluates and scores, known before any stage runs.
+
+    Its weights are either written by a stage (``source``: pretrain or random_init, found by ``name`` in that
+    stage's output) or an external model (``external``: an HF name or a path).
+    """
+
     name: str
-    path: str  # what finetune / icl load
+    kind: CheckpointKind
     identity: dict[str, Any]  # what makes its weights what they are (a stage key or a model reference)
-    record: CheckpointRecord
+    source: Stage | None = None
+    external: ExternalModel | None = None
+
+    @property
+    def inputs(self) -> dict[str, Stage]:
+        return {} if self.source is None else {WEIGHTS: self.source}
+
+    def _published(self, inputs: StageInputs) -> dict[str, Any]:
+        for ck in inputs[WEIGHTS]["checkpoints"]:
+            if ck["info"]["name"] == self.name:
+                return ck
+        raise RuntimeError(f"{self.source.key if self.source else '?'} wrote no checkpoint named {self.name}")
+
+    def path(self, inputs: StageInputs) -> str:
+        """What finetune / icl load: the checkpoint folder, or the external model reference."""
+        if self.external is not None:
+            return self.external.model
+        return str(self._published(inputs)["path"])
+
+    def entry(self, inputs: StageInputs) -> ModelEntry:
+        """The model's row in the store's checkpoints table (N, D, FLOPs: the analysis's axes)."""
+        if self.external is not None:
+            from retscale.pretrain.checkpoint import CheckpointInfo
+
+            m = self.external
+            info = CheckpointInfo.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
+            return ModelEntry(m.name, self.kind, m.size or format_count(m.n_params), m.n_params, m.tokens,
+                              info["flops_6nd"], {**info, "model": m.model})
+        info = self._published(inputs)["info"]
+        if self.kind == CheckpointKind.CONTROL:
+            return ModelEntry(info["name"], self.kind, info["size"], info["n_params"], 0, 0.0, info)
+        return ModelEntry(info["name"], self.kind, info.get("size") or format_count(info["n_params"]),
+                          info["n_params"], info["tokens"], info["flops_6nd"], info)
 
 
 # -- checkpoints --------------------------------------------------------------------------------------------------
@@ -42,26 +100,9 @@ def suite_spec(config: StudyConfig) -> Any:
     from retscale.pretrain.suite import get_suite
 
     assert config.checkpoints.suite is not None
-    spec = get_suite(config.checkpoints.suite)
-    try:
-        return dataclasses.replace(spec, **config.checkpoints.suite_options)
-    except TypeError as exc:
-        raise UserError(f"checkpoints.suite_options: {exc}",
-                        fix="use SuiteSpec field names (seed, peak_lr, batch_size, ...)") from None
-
-
-def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
-    spec = suite_spec(config)
-
-    def compute(work: Path) -> StageResult:
-        from retscale.pretrain.train import pretrain_suite
-
-        infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
-        rows = [(i.name, m, float(v)) for i in infos
-                for m, v in (("heldout_loss", i.heldout_loss), ("train_loss", i.train_loss)) if v is not None]
-        return StageResult(rows=rows, provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
-
-    return Stage("pretrain", *_suite_key(spec), compute)
+    spec = config.checkpoints.suite_options.apply(get_suite(config.checkpoints.suite))
+    # the pretraining text follows the study's article split, so no wiki-val/wiki-dev article is pretrained on
+    return dataclasses.replace(spec, corpus=dataclasses.replace(spec.corpus, split=config.pairs.article_split()))
 
 
 def _suite_key(spec: Any) -> tuple[str, dict[str, Any]]:
@@ -74,118 +115,105 @@ def _checkpoints_output(work: Path, infos: list[Any]) -> dict[str, Any]:
     return {"checkpoints": [{"path": str(work / i.name), "info": i.to_dict()} for i in infos]}
 
 
+def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
+    spec = suite_spec(config)
+
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.pretrain.train import pretrain_suite
+
+        infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
+        rows = [(i.name, m, float(v)) for i in infos
+                for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss))
+                if v is not None]
+        return StageResult(rows=rows, provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
+
+    return Stage(StageName.PRETRAIN, *_suite_key(spec), compute)
+
+
 def controls_stage(config: StudyConfig) -> Stage:
     spec = suite_spec(config)
 
-    def compute(work: Path) -> StageResult:
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.pretrain.control import save_random_init_controls
 
         infos = save_random_init_controls(spec, work)
-        return StageResult(rows=[(i.name, "heldout_loss", float(i.heldout_loss)) for i in infos
+        return StageResult(rows=[(i.name, Metric.HELDOUT_LOSS, float(i.heldout_loss)) for i in infos
                                  if i.heldout_loss is not None],
                            provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
 
-    return Stage("random_init", *_suite_key(spec), compute)
+    return Stage(StageName.RANDOM_INIT, *_suite_key(spec), compute)
 
 
-def resolve_checkpoints(config: StudyConfig, run: RunStage, show_progress: bool = False) -> list[Checkpoint]:
-    from retscale.analysis.table import format_count
-    from retscale.pretrain.checkpoint import CheckpointInfo
+def suite_models(config: StudyConfig, pretrain: Stage, controls: Stage | None) -> list[StudyModel]:
+    """The suite's checkpoints (names from the spec: known before pretraining), then its controls."""
+    from retscale.pretrain.suite import control_name
 
-    out: list[Checkpoint] = []
-    if config.checkpoints.suite is not None:
-        stage = pretrain_stage(config, show_progress)
-        for ck in run(stage)["checkpoints"]:
-            info = ck["info"]
-            rec = CheckpointRecord(info["name"], "suite", info.get("size") or format_count(info["n_params"]),
-                                   info["n_params"], info["tokens"], info["flops_6nd"], info)
-            out.append(Checkpoint(info["name"], ck["path"], {"pretrain": stage.key, "name": info["name"]}, rec))
-        if config.baselines.random_init:
-            controls = controls_stage(config)
-            for ck in run(controls)["checkpoints"]:
-                info = ck["info"]
-                rec = CheckpointRecord(info["name"], "control", info["size"], info["n_params"], 0, 0.0, info)
-                out.append(Checkpoint(info["name"], ck["path"], {"random_init": controls.key, "name": info["name"]},
-                                      rec))
-    for m in config.checkpoints.models:
-        info = CheckpointInfo.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
-        rec = CheckpointRecord(m.name, "external" if m.reference_only else "suite",
-                               m.size or format_count(m.n_params), m.n_params, m.tokens, info["flops_6nd"],
-                               {**info, "model": m.model})
-        out.append(Checkpoint(m.name, m.model, {"model": m.model, "name": m.name}, rec))
-    return out
+    spec = suite_spec(config)
+    models = [StudyModel(ck.name, CheckpointKind.SUITE, {StageName.PRETRAIN: pretrain.key, "name": ck.name},
+                         source=pretrain) for ck in spec.checkpoints()]
+    if controls is not None:
+        models += [StudyModel(name, CheckpointKind.CONTROL, {StageName.RANDOM_INIT: controls.key, "name": name},
+                              source=controls) for name in (control_name(s.name) for s in spec.sizes)]
+    return models
 
 
-def count_stages(config: StudyConfig) -> int:
-    """Stages the study will run (for the progress bar's total and ETA)."""
-    n_ck = len(config.checkpoints.models)
-    n_controls = 0
-    if config.checkpoints.suite is not None:
-        spec = suite_spec(config)
-        n_ck += len(spec.checkpoints())
-        if config.baselines.random_init:
-            n_controls = len(spec.sizes)
-    per_ck = 2 + bool(config.icl.tasks) + config.baselines.zero_shot
-    shared = (config.checkpoints.suite is not None) + (n_controls > 0) + 2 + config.baselines.bm25
-    return shared + n_ck * per_ck + n_controls * 2
+def external_models(config: StudyConfig) -> list[StudyModel]:
+    return [StudyModel(m.name, CheckpointKind.EXTERNAL if m.reference_only else CheckpointKind.SUITE,
+                       {"model": m.model, "name": m.name}, external=m) for m in config.checkpoints.models]
 
 
 # -- training data ------------------------------------------------------------------------------------------------
 def pairs_stage(config: StudyConfig) -> Stage:
-    opts = dict(config.pairs)
-    max_articles = opts.pop("max_articles", None)
-    max_pairs = opts.pop("max_pairs", None)
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.mining.training_set import build_pairs_set
 
-    def compute(work: Path) -> StageResult:
-        from retscale.pairs.heldout import write_heldout_task
-        from retscale.pairs.wiki import build_wiki_pairs
-        from retscale.settings import shared_path
+        pairs = build_pairs_set(work, config.pairs, seed=config.seed, decontaminate=beir_tasks(config))
+        build = pairs.build
+        return StageResult(rows=[(WIKI_DATA, Metric.TRAIN_PAIRS, pairs.train_queries),
+                                 (WIKI_DATA, Metric.POOL_PASSAGES, pairs.pool_passages),
+                                 (WIKI_DATA, Metric.VALIDATION_PAIRS, pairs.validation_pairs),
+                                 (WIKI_DATA, Metric.DECONTAMINATED_ARTICLES, build["articles_decontaminated"])],
+                           provenance={"source": str(pairs.source), "articles_kept": pairs.articles_kept,
+                                       "articles_by_split": build["articles"], "pairs_by_split": build["pairs"]},
+                           output={"dir": str(work), "train": str(pairs.queries), "pool": str(pairs.pool),
+                                   HELDOUT_TASK: str(pairs.heldout_task), DEV_TASK: str(pairs.dev_task)})
 
-        source = shared_path("text", "enwiki-sample.jsonl.gz")
-        if max_articles is not None:  # a deterministic prefix of the sample keeps small studies small
-            subset = work / "articles.jsonl"
-            with atomic_write(subset) as fh:
-                for i, (_, obj) in enumerate(iter_jsonl(source)):
-                    if i >= max_articles:
-                        break
-                    fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-            source = subset
-        try:
-            report = build_wiki_pairs(source, work / "train_all.jsonl", work / "validation.jsonl",
-                                      work / "pool.jsonl", seed=config.seed, **opts)
-        except TypeError as exc:
-            raise UserError(f"pairs: {exc}", fix="see `retscale pairs --help` for the builder's options") from None
-        lines = (work / "train_all.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-        if max_pairs is not None and len(lines) > max_pairs:
-            lines = [lines[i] for i in sorted(random.Random(config.seed).sample(range(len(lines)), max_pairs))]
-        with atomic_write(work / "train.jsonl") as fh:
-            fh.writelines(lines)
-        heldout = write_heldout_task(work / "validation.jsonl", work / "pool.jsonl", work / HELDOUT_TASK,
-                                     seed=config.seed)
-        n_val = sum(report.pairs.get("validation", {}).values())
-        return StageResult(rows=[("wiki", "train_pairs", len(lines)), ("wiki", "pool_passages", report.pool_passages),
-                                 ("wiki", "validation_pairs", n_val)],
-                           provenance={"source": str(source), "articles_kept": report.articles_kept},
-                           output={"train": str(work / "train.jsonl"), "pool": str(work / "pool.jsonl"),
-                                   "heldout": str(heldout)})
-
-    return Stage("pairs", "shared", {"pairs": config.pairs, "seed": config.seed, "v": 2}, compute)
+    return Stage(StageName.PAIRS, SHARED, {"pairs": as_written(config.pairs), "seed": config.seed, "v": 3}, compute)
 
 
-def mining_stage(config: StudyConfig, pairs: Stage, pairs_out: dict[str, Any]) -> Stage:
-    def compute(work: Path) -> StageResult:
-        from retscale.mining.miner import MiningConfig, mine_hard_negatives
+def beir_tasks(config: StudyConfig) -> tuple[str, ...]:
+    """The study's evaluation tasks fetched from a registry (not built from Wikipedia): no training text may touch
+    them."""
+    return tuple(t for t in config.eval.tasks if t not in WIKI_TASKS)
 
-        try:
-            cfg = MiningConfig(**{"seed": config.seed, "n_threads": 1, **(config.mining or {})})
-        except TypeError as exc:
-            raise UserError(f"mining: {exc}", fix="use the fields of retscale.mining.miner.MiningConfig") from None
-        out = work / "train_mined.jsonl"
-        report = mine_hard_negatives(pairs_out["train"], pairs_out["pool"], out, cfg, show_progress=False)
-        return StageResult(rows=[("wiki", "mined_pairs", report.written), ("wiki", "short", report.short)],
-                           provenance={"mining": dataclasses.asdict(cfg)}, output={"train": str(out)})
 
-    return Stage("mining", "shared", {"pairs": pairs.key, "mining": config.mining, "seed": config.seed}, compute)
+def mining_config(config: StudyConfig) -> Any:
+    """The miner's settings: the ``mining:`` section, with the study's seed and 1 thread unless it sets them."""
+    defaults = {"seed": config.seed, "n_threads": 1}
+    return config.mining.model_copy(update={k: v for k, v in defaults.items()
+                                            if k not in config.mining.model_fields_set})
+
+
+def mining_stage(config: StudyConfig, pairs: Stage) -> Stage:
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.mining.training_set import load_pairs_set, mine_pairs_set
+
+        cfg = mining_config(config)
+        pairs = load_pairs_set(Path(inputs["pairs"]["dir"]))
+        # the overlap check covers every evaluation corpus: the BEIR tasks and the held-out Wikipedia tasks
+        mined = mine_pairs_set(pairs, work, cfg, validation=False, show_progress=False,
+                               overlap_tasks=(*beir_tasks(config), str(pairs.heldout_task), str(pairs.dev_task)))
+        report = mined.reports["train"]
+        return StageResult(rows=[(WIKI_DATA, Metric.MINED_PAIRS, report["written"]),
+                                 (WIKI_DATA, Metric.SHORT, report["short"])]
+                           + [(Path(task).name, f"overlap_{kind}", float(n))
+                              for task, counts in mined.beir_overlap.items()
+                              for kind, n in counts.items()],
+                           provenance={"mining": cfg.model_dump(), "beir_overlap": mined.beir_overlap},
+                           output={"train": str(mined.train)})
+
+    deps = {"pairs": pairs.key, "mining": as_written(config.mining), "seed": config.seed}
+    return Stage(StageName.MINING, SHARED, deps, compute, inputs={"pairs": pairs})
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------------
@@ -214,119 +242,110 @@ def subset(dataset: Any, config: StudyConfig) -> Any:
 class EvalInputs:
     """What evaluation needs from the shared stages: the held-out Wikipedia task (when asked for)."""
 
-    pairs_key: str
-    heldout: str
+    pairs: Stage
+
+    def wanted(self, config: StudyConfig) -> bool:
+        return any(t in WIKI_TASKS for t in config.eval.tasks)
 
     def deps(self, config: StudyConfig) -> dict[str, Any]:
         base = {"eval": config.eval.model_dump(mode="json"), "seed": config.seed}
-        return {**base, "heldout": self.pairs_key} if HELDOUT_TASK in config.eval.tasks else base
+        return {**base, "heldout": self.pairs.key} if self.wanted(config) else base
+
+    def inputs(self, config: StudyConfig) -> dict[str, Stage]:
+        return {"heldout": self.pairs} if self.wanted(config) else {}
 
 
-def _evaluate(retriever: Any, config: StudyConfig, inputs: EvalInputs, work: Path) -> StageResult:
+def _evaluate(retriever: Any, config: StudyConfig, inputs: StageInputs, work: Path) -> StageResult:
     from retscale.data import load_task
     from retscale.evaluate.runner import evaluate_task
 
     rows: list[tuple[str, str, float]] = []
     prov: dict[str, Any] = {"retriever": retriever.describe()}
     for task in config.eval.tasks:
-        source = inputs.heldout if task == HELDOUT_TASK else task
-        dataset = subset(load_task(source, split=None if task == HELDOUT_TASK else config.eval.split), config)
+        wiki = task in WIKI_TASKS
+        source = inputs["heldout"][task] if wiki else task
+        dataset = subset(load_task(source, split=None if wiki else config.eval.split), config)
         result = evaluate_task(retriever, dataset, work, top_k=config.eval.top_k)
         rows += [(task, k, float(v)) for k, v in result.metrics.items() if isinstance(v, int | float)]
-        rows.append((task, "n_queries", len(dataset.queries)))
+        rows.append((task, Metric.N_QUERIES, len(dataset.queries)))
         prov[task] = {"checksum": dataset.checksum, "n_queries": len(dataset.queries),
                       "n_docs": len(dataset.corpus), "result": str(result.path)}
     return StageResult(rows=rows, provenance=prov, output={"dir": str(work)})
 
 
-def bm25_stage(config: StudyConfig, inputs: EvalInputs) -> Stage:
-    def compute(work: Path) -> StageResult:
+def bm25_stage(config: StudyConfig, evals: EvalInputs) -> Stage:
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
         return _evaluate(make_retriever("bm25"), config, inputs, work)
 
-    return Stage("evaluate", "bm25", {**inputs.deps(config), "retriever": "bm25"}, compute, fatal=False)
+    return Stage(StageName.EVALUATE, BM25, {**evals.deps(config), "retriever": "bm25"}, compute, fatal=False,
+                 inputs=evals.inputs(config))
 
 
-def dense_eval_stage(config: StudyConfig, inputs: EvalInputs, ck: Checkpoint, model: str,
-                     upstream: dict[str, Any], name: str = "evaluate") -> Stage:
-    def compute(work: Path) -> StageResult:
+def zero_shot_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel) -> Stage:
+    """``model`` evaluated before fine-tuning."""
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        return _evaluate(make_retriever(model, batch_size=config.eval.batch_size), config, inputs, work)
+        retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size)
+        return _evaluate(retriever, config, inputs, work)
 
-    return Stage(name, ck.name, {**inputs.deps(config), **upstream}, compute, fatal=False)
+    return Stage(StageName.ZERO_SHOT, model.name, {**evals.deps(config), "model": model.identity}, compute,
+                 fatal=False, inputs={**evals.inputs(config), **model.inputs})
 
 
-def finetune_stage(config: StudyConfig, ck: Checkpoint, mining: Stage, train: str) -> Stage:
-    def compute(work: Path) -> StageResult:
+def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage) -> Stage:
+    options = as_written(config.finetune)
+
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.finetune.config import FinetuneConfig
         from retscale.finetune.trainer import finetune
 
-        ft = FinetuneConfig(**{"seed": config.seed, **config.finetune, "model": ck.path, "train": Path(train),
-                               "output": work / "model"})
+        base = model.path(inputs)
+        ft = FinetuneConfig(**{"seed": config.seed, **options, "model": base,
+                               "train": Path(inputs["train"]["train"]), "output": work / "model"})
         path = finetune(ft)
         meta_path = Path(path) / "retscale.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-        return StageResult(provenance={"recipe": ft.recipe(), "base": ck.path, **{k: meta[k] for k in meta
-                                                                                    if k != "curve"}},
+        return StageResult(provenance={"recipe": ft.recipe(), "base": base, **{k: meta[k] for k in meta
+                                                                                 if k != "curve"}},
                            output={"model": str(path)})
 
-    deps = {"checkpoint": ck.identity, "train": mining.key, "finetune": config.finetune, "seed": config.seed}
-    return Stage("finetune", ck.name, deps, compute, fatal=False)
+    deps = {"checkpoint": model.identity, "train": mining.key, "finetune": options, "seed": config.seed}
+    return Stage(StageName.FINETUNE, model.name, deps, compute, fatal=False,
+                 inputs={"train": mining, **model.inputs})
 
 
-def icl_stage(config: StudyConfig, ck: Checkpoint) -> Stage:
-    def compute(work: Path) -> StageResult:
+def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage) -> Stage:
+    """``model`` evaluated after fine-tuning (skipped when the fine-tune failed)."""
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.evaluate.retrievers import make_retriever
+
+        retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size)
+        return _evaluate(retriever, config, inputs, work)
+
+    return Stage(StageName.EVALUATE, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
+                 fatal=False, inputs={**evals.inputs(config), "finetuned": finetuned})
+
+
+def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.icl.runner import run_icl
 
-        result = run_icl(ck.path, list(config.icl.tasks), work, limit=config.icl.limit, show_progress=False)
-        rows = [(task, "accuracy", float(r["accuracy"])) for task, r in result.tasks.items()
+        result = run_icl(model.path(inputs), list(config.icl.tasks), work, limit=config.icl.limit,
+                         show_progress=False)
+        rows = [(task, Metric.ACCURACY, float(r["accuracy"])) for task, r in result.tasks.items()
                 if r.get("accuracy") is not None]
-        rows += [(task, "n_items", float(r["n_items"])) for task, r in result.tasks.items()]
+        rows += [(task, Metric.N_ITEMS, float(r["n_items"])) for task, r in result.tasks.items()]
         if result.core_average is not None:
-            rows.append(("all", "core_average", float(result.core_average)))
+            rows.append((ICL_ALL_TASKS, Metric.CORE_AVERAGE, float(result.core_average)))
         return StageResult(rows=rows, provenance={**result.provenance, "missing_tasks": result.missing_tasks},
                            output={"icl": str(result.output_path)})
 
-    deps = {"checkpoint": ck.identity, "icl": config.icl.model_dump(mode="json")}
-    return Stage("icl", ck.name, deps, compute, fatal=False)
-
-
-# -- the plan -----------------------------------------------------------------------------------------------------
-def run_all(config: StudyConfig, store: ResultsStore, run: RunStage, skip: Callable[[int], None],
-            show_progress: bool = False) -> None:
-    """Run every stage of ``config`` through ``run`` (which skips finished ones), recording checkpoints."""
-    checkpoints = resolve_checkpoints(config, run, show_progress)
-    baselines = [CheckpointRecord("bm25", "baseline", "bm25", None, None, None, {})] if config.baselines.bm25 else []
-    store.set_checkpoints([ck.record for ck in checkpoints] + baselines)
-    pairs = pairs_stage(config)
-    pairs_out = run(pairs)
-    inputs = EvalInputs(pairs.key, pairs_out["heldout"])
-    mining = mining_stage(config, pairs, pairs_out)
-    train = run(mining)["train"]
-    if config.baselines.bm25:
-        _try(run, bm25_stage(config, inputs))
-    for ck in checkpoints:
-        control = ck.record.kind == "control"  # fine-tuned and evaluated only: its ICL is chance by construction
-        if config.baselines.zero_shot and not control:
-            _try(run, dense_eval_stage(config, inputs, ck, ck.path, {"model": ck.identity}, name="zero_shot"))
-        ft_stage = finetune_stage(config, ck, mining, train)
-        ft = _try(run, ft_stage)
-        if ft is None:
-            skip(1)
-        else:
-            _try(run, dense_eval_stage(config, inputs, ck, ft["model"], {"finetune": ft_stage.key}))
-        if config.icl.tasks and not control:
-            _try(run, icl_stage(config, ck))
-
-
-def _try(run: RunStage, stage: Stage) -> dict[str, Any] | None:
-    try:
-        return run(stage)
-    except StageFailed:
-        return None
+    deps = {"checkpoint": model.identity, "icl": config.icl.model_dump(mode="json")}
+    return Stage(StageName.ICL, model.name, deps, compute, fatal=False, inputs=model.inputs)
 
 
 def write_config_snapshot(config: StudyConfig, out_dir: Path) -> None:
-    write_json(out_dir / "config.json", config.model_dump(mode="json"))
+    write_json(out_dir / CONFIG_FILE, config.snapshot())

@@ -28,8 +28,8 @@ from typing import Any
 
 from retscale.errors import UserError
 from retscale.fileio import atomic_write
+from retscale.study.names import STORE_FILE
 
-STORE_NAME = "results.sqlite"
 SCHEMA_VERSION = 2  # bump when the tables change; an older store is refused with a clear message
 CSV_COLUMNS = ("checkpoint", "stage", "task", "metric", "value")
 
@@ -61,9 +61,10 @@ class ResultRow:
 
 
 @dataclass(frozen=True)
-class CheckpointRecord:
-    """A checkpoint on the scaling axes. ``kind``: "suite" (fitted); "external", "baseline" or "control"
-    (a suite size fine-tuned from random init): reference lines."""
+class ModelEntry:
+    """One entry of the study's scoreboard (a row of the ``checkpoints`` table): a checkpoint on the scaling axes
+    or a baseline. ``kind`` (``retscale.study.names.CheckpointKind``): "suite" (fitted); "external", "baseline"
+    or "control" (a suite size fine-tuned from random init): reference lines."""
 
     name: str
     kind: str
@@ -127,15 +128,16 @@ class ResultsStore:
             db.execute("UPDATE stages SET used_at = ? WHERE key = ?", (time.time(), key))
 
     def start_stage(self, key: str) -> int:
+        """Log the start of an attempt at stage ``key``; returns the attempt's id."""
         with self._transaction() as db:
             cur = db.execute("INSERT INTO stage_runs (key, started_at) VALUES (?, ?)", (key, time.time()))
         return int(cur.lastrowid or 0)
 
-    def fail_stage(self, run_id: int, error: str) -> None:
+    def fail_stage(self, attempt_id: int, error: str) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE stage_runs SET error = ? WHERE id = ?", (error[:2000], run_id))
+            db.execute("UPDATE stage_runs SET error = ? WHERE id = ?", (error[:2000], attempt_id))
 
-    def finish_stage(self, *, run_id: int, key: str, stage: str, checkpoint: str, dep_hash: str,
+    def finish_stage(self, *, attempt_id: int, key: str, stage: str, checkpoint: str, dep_hash: str,
                      rows: Iterable[tuple[str, str, float]], provenance: dict[str, Any],
                      output: dict[str, Any], seconds: float) -> None:
         """Record a stage's metric rows ``(task, metric, value)`` and its completion, atomically."""
@@ -150,7 +152,7 @@ class ResultsStore:
                        "finished_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (key, stage, checkpoint, dep_hash, json.dumps(output, sort_keys=True, default=str),
                         seconds, now, now))
-            db.execute("UPDATE stage_runs SET finished_at = ? WHERE id = ?", (time.time(), run_id))
+            db.execute("UPDATE stage_runs SET finished_at = ? WHERE id = ?", (time.time(), attempt_id))
 
     def stage_run_log(self) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT key, started_at, finished_at, error FROM stage_runs ORDER BY id").fetchall()
@@ -173,24 +175,24 @@ class ResultsStore:
         return [{"key": k, "error": e} for k, e in last.items()]
 
     # -- checkpoints and meta -------------------------------------------------------------------------------
-    def set_checkpoints(self, records: list[CheckpointRecord]) -> None:
+    def set_checkpoints(self, records: list[ModelEntry]) -> None:
         """Replace the checkpoint list with the current config's (one transaction)."""
         with self._transaction() as db:
             db.execute("DELETE FROM checkpoints")
         for rec in records:
             self.put_checkpoint(rec)
 
-    def put_checkpoint(self, rec: CheckpointRecord) -> None:
+    def put_checkpoint(self, rec: ModelEntry) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO checkpoints (name, kind, size, n_params, tokens, flops, info) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (rec.name, rec.kind, rec.size, rec.n_params, rec.tokens, rec.flops,
                         json.dumps(rec.info, sort_keys=True, default=str)))
 
-    def checkpoints(self) -> list[CheckpointRecord]:
+    def checkpoints(self) -> list[ModelEntry]:
         rows = self.db.execute(
             "SELECT name, kind, size, n_params, tokens, flops, info FROM checkpoints ORDER BY name").fetchall()
-        return [CheckpointRecord(n, k, s, p, t, f, json.loads(i)) for n, k, s, p, t, f, i in rows]
+        return [ModelEntry(n, k, s, p, t, f, json.loads(i)) for n, k, s, p, t, f, i in rows]
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction() as db:
@@ -253,5 +255,5 @@ def format_value(value: float) -> str:
     return f"{value:.12g}"
 
 
-def open_store(run_dir: str | Path, *, readonly: bool = False) -> ResultsStore:
-    return ResultsStore(Path(run_dir) / STORE_NAME, readonly=readonly)
+def open_store(study_dir: str | Path, *, readonly: bool = False) -> ResultsStore:
+    return ResultsStore(Path(study_dir) / STORE_FILE, readonly=readonly)

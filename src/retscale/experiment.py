@@ -1,8 +1,18 @@
-"""`retscale study [CONFIG|PRESET] [--output DIR]`: the whole experiment, resumable, ending in a report."""
+"""`retscale study [CONFIG|PRESET] [--output DIR]`: the whole experiment, resumable, ending in a report.
+
+``run_experiment`` = ``retscale.study.run_study`` (every stage, results.csv) then ``retscale.report.build_report``.
+It lives above both packages because the study must not import the report (the report reads the study's store).
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from retscale.study.config import StudyConfig
+    from retscale.study.orchestrate import StudySummary
 
 HELP = "run a whole scaling study (pretrain → fine-tune → BEIR → ICL → fits, figures, report); resumable"
 DESCRIPTION = (
@@ -24,9 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "few hundredths of nDCG@10 in `mini`): keep one value per study")
 
 
+def run_experiment(config: StudyConfig, output_dir: str | Path | None = None, *,
+                   show_progress: bool = True) -> StudySummary:
+    """Run (or resume) the study of ``config``, then build its report; the summary names every output."""
+    from retscale.report.html import build_report
+    from retscale.study.orchestrate import run_study
+
+    summary = run_study(config, output_dir, show_progress=show_progress)
+    summary.report = build_report(summary.output_dir)
+    return summary
+
+
 def run(args: argparse.Namespace) -> int:
     from retscale.study.config import load_config
-    from retscale.study.orchestrate import run_study
 
     config, path = load_config(args.config)
     if args.threads is not None:
@@ -37,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
             raise UserError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    summary = run_study(config, args.output, show_progress=not args.no_progress)
+    summary = run_experiment(config, args.output, show_progress=not args.no_progress)
     print(f"study {config.name} ({path.name}): {len(summary.ran)} stages ran, {len(summary.reused)} reused, "
           f"{len(summary.failed)} failed")
     for exported in summary.exports:
