@@ -56,7 +56,7 @@ def simulate(rng: np.random.Generator, ckpts: list[Checkpoint], *, n_queries: tu
         g = rng.normal(0, slope_sd, nq)
         arr = np.empty((len(ckpts), n_seeds, nq))
         for i, c in enumerate(ckpts):
-            logd = math.log10(c.tokens) - 8 if c.kind == "pretrained" else 0.0
+            logd = math.log10(c.tokens) - 8 if c.kind == "suite" else 0.0
             base = truth(c) + g * logd + u + rng.normal(0, checkpoint_sd)
             arr[i] = base + rng.normal(0, seed_sd, (n_seeds, 1)) + rng.normal(0, noise_sd, (n_seeds, nq))
         tasks[f"task{t}"] = arr
@@ -128,7 +128,7 @@ def test_hierarchical_bootstrap_adds_the_seed_noise_at_the_right_size() -> None:
     # the replicates' spread of a gain matches its true sd — seed noise of 3 seeds on both sides, drawn per task
     # and averaged over 2 tasks (query noise is negligible here); a plain redraw understates it by √(2/3)
     true_sd = math.sqrt(2 * 0.03**2 / 3 / 2)
-    controls = [f"{c.size}-control" for c in scores.checkpoints if c.kind == "pretrained"]
+    controls = [f"{c.size}-control" for c in scores.checkpoints if c.kind == "suite"]
     sds = {True: [], False: []}
     for k in range(12):
         study = simulate(rng, suite(), seed_sd=0.03, noise_sd=0.01, slope_sd=0.0, n_seeds=3)

@@ -66,19 +66,71 @@ def test_csv_is_sorted_values_only_and_order_independent(tmp_path: Path) -> None
     assert [r["metric"] for r in table] == ["map", "ndcg_at_10", "ndcg_at_10"]
 
 
-def test_only_the_latest_configs_rows_are_current(tmp_path: Path) -> None:
+def test_current_results_are_the_last_complete_runs(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
+        store.begin_run({"name": "old"}, planned=2)
         _finish(store, "evaluate:a:old", "a", [("scifact", "ndcg_at_10", 0.1), ("arguana", "ndcg_at_10", 0.2)])
+        store.set_checkpoints([ModelEntry("a", "suite", "4M", 4e6, 8e7, 1e15, {})])
+        assert store.status().notes()[0].startswith("the study has not finished yet: 1 of 2 stages")
+        _finish(store, "pretrain:s:old", "s", [])
+        store.complete_run()
+        assert store.status().notes() == []
+    old_rows = [("arguana", 0.2), ("scifact", 0.1)]
+    with open_store(tmp_path) as store:  # a new config, interrupted after one stage: nothing of it is current
+        store.begin_run({"name": "new"}, planned=2)
+        store.mark_used("pretrain:s:old")
         _finish(store, "evaluate:a:new", "a", [("scifact", "ndcg_at_10", 0.3)])
+        store.set_checkpoints([ModelEntry("b", "suite", "8M", 8e6, 8e7, 2e15, {})])
+        run_id = store.start_stage("evaluate:b:new")
+        store.fail_stage(run_id, "KeyboardInterrupt: ")
+    with open_store(tmp_path, readonly=True) as store:
+        assert [(r.task, r.value) for r in store.rows()] == old_rows
+        assert [c.name for c in store.checkpoints()] == ["a"] and store.config() == {"name": "old"}
+        assert store.failures() == []
+        assert "did not finish" in store.status().notes()[0]
+    with open_store(tmp_path) as store:  # the new config completes: only its stages are current
+        store.begin_run({"name": "new"}, planned=2)
+        for key in ("pretrain:s:old", "evaluate:a:new"):
+            store.mark_used(key)
+        store.complete_run()
         assert [(r.task, r.value) for r in store.rows()] == [("scifact", 0.3)]
-        time.sleep(0.01)
-        store.mark_used("evaluate:a:old")  # switching back to the old config reuses its finished stage
-        assert [(r.task, r.value) for r in store.rows()] == [("arguana", 0.2), ("scifact", 0.1)]
-        started = time.time()
-        time.sleep(0.01)
-        _finish(store, "evaluate:b:x", "b", [("scifact", "ndcg_at_10", 0.5)])
-        store.set_meta("complete_run_started", started)  # a complete run that used only checkpoint b
-        assert [r.checkpoint for r in store.rows()] == ["b"]
+        assert store.checkpoints() == [] and store.config() == {"name": "new"}
+    with open_store(tmp_path) as store:  # switching back reuses the old stages
+        store.begin_run({"name": "old"}, planned=2)
+        for key in ("evaluate:a:old", "pretrain:s:old"):
+            store.mark_used(key)
+        store.complete_run()
+        assert [(r.task, r.value) for r in store.rows()] == old_rows and store.status().notes() == []
+
+
+_SCHEMA_V2 = """
+CREATE TABLE results (key TEXT NOT NULL, checkpoint TEXT NOT NULL, stage TEXT NOT NULL, task TEXT NOT NULL,
+    metric TEXT NOT NULL, value REAL NOT NULL, provenance TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (key, task, metric));
+CREATE TABLE stages (key TEXT PRIMARY KEY, stage TEXT NOT NULL, checkpoint TEXT NOT NULL, dep_hash TEXT NOT NULL,
+    output TEXT NOT NULL DEFAULT '{}', seconds REAL NOT NULL, finished_at REAL NOT NULL, used_at REAL NOT NULL);
+CREATE TABLE stage_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, started_at REAL NOT NULL,
+    finished_at REAL, error TEXT);
+CREATE TABLE checkpoints (name TEXT PRIMARY KEY, kind TEXT NOT NULL, size TEXT NOT NULL, n_params REAL, tokens REAL,
+    flops REAL, info TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO results VALUES ('evaluate:a:old', 'a', 'evaluate', 'scifact', 'ndcg_at_10', 0.1, '{}'),
+    ('evaluate:a:new', 'a', 'evaluate', 'scifact', 'ndcg_at_10', 0.3, '{}');
+INSERT INTO stages VALUES ('evaluate:a:old', 'evaluate', 'a', 'old', '{}', 1, 10, 10),
+    ('evaluate:a:new', 'evaluate', 'a', 'new', '{}', 1, 20, 30);
+INSERT INTO checkpoints VALUES ('a', 'suite', '4M', 4e6, 8e7, 1e15, '{}');
+INSERT INTO meta VALUES ('config', '{"name": "t"}'), ('complete_run_started', '25.0');
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_store_of_schema_2_is_migrated_with_its_current_results(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    db.executescript(_SCHEMA_V2)
+    db.close()
+    with open_store(tmp_path, readonly=True) as store:
+        assert [(r.task, r.value) for r in store.rows()] == [("scifact", 0.3)]
+        assert [c.name for c in store.checkpoints()] == ["a"] and store.config() == {"name": "t"}
+        assert store.status().notes() == []
 
 
 def test_readonly_store_must_exist(tmp_path: Path) -> None:

@@ -34,8 +34,9 @@ import numpy as np
 from scipy import stats as sps
 
 from retscale.analysis.stats import correlation, permutation_p
+from retscale.study.names import CheckpointKind
 
-KINDS = ("pretrained", "control")
+KINDS = (CheckpointKind.SUITE, CheckpointKind.CONTROL)  # pretrained (or external on the axes), control
 AVERAGE = "average"  # task label of the equal-weight mean over tasks
 NOT_CAPTURED = "pretraining-seed variance is not captured (one pretraining run per size)"
 _MAX_WEIGHT_CELLS = 4_000_000  # replicates × queries drawn at once: bounds memory for 10k-item ICL tasks
@@ -47,7 +48,7 @@ class Checkpoint:
     size: str  # size label; a pretrained checkpoint's control is the control of the same size
     n_params: float
     tokens: float  # pretraining tokens D (0 for a random-init control)
-    kind: str = "pretrained"  # "pretrained" | "control"
+    kind: str = CheckpointKind.SUITE  # SUITE (pretrained) | CONTROL (random init)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -165,7 +166,7 @@ class Replicates:
         """(point (n,), boot (B, n)) for ``names`` (default: the pretrained checkpoints, in order): one task's
         score, or the equal-weight mean over ``tasks`` (default: all tasks)."""
         if names is None:
-            names = [c.name for c in self.checkpoints if c.kind == "pretrained"]
+            names = [c.name for c in self.checkpoints if c.kind == CheckpointKind.SUITE]
         return _mean_over_tasks(self.point, self.boot, [self.index(n) for n in names], self.task_columns(tasks))
 
     def task_columns(self, tasks: Sequence[str] | str | None) -> list[int]:
@@ -349,7 +350,7 @@ def controls_by_size(checkpoints: Sequence[Checkpoint]) -> dict[str, str]:
     """size → the name of its random-init control (at most one per size)."""
     out: dict[str, str] = {}
     for c in checkpoints:
-        if c.kind == "control":
+        if c.kind == CheckpointKind.CONTROL:
             if c.size in out:
                 raise ValueError(f"size {c.size!r} has two controls: {out[c.size]!r} and {c.name!r}")
             out[c.size] = c.name
@@ -372,7 +373,7 @@ def gains_over_control(scores: PerQueryScores, *, tasks: Sequence[str] | None = 
     n_s = dict(zip(names, map(int, scores.n_seeds), strict=True))
     out = []
     for c in scores.checkpoints:
-        if c.kind != "pretrained" or c.size not in controls:
+        if c.kind != CheckpointKind.SUITE or c.size not in controls:
             continue
         ctrl = controls[c.size]
         for label in [*tasks, AVERAGE]:
@@ -477,7 +478,7 @@ class DurationEffect:
 def duration_effect(reps: Replicates, *, tasks: Sequence[str] | str | None = None, level: float = 0.95
                     ) -> DurationEffect:
     """Fit score ~ log10 N + log10 D on the pretrained checkpoints, and refit it on every replicate."""
-    pts = [c for c in reps.checkpoints if c.kind == "pretrained"]
+    pts = [c for c in reps.checkpoints if c.kind == CheckpointKind.SUITE]
     label = tasks if isinstance(tasks, str) else AVERAGE
     task_list = [tasks] if isinstance(tasks, str) else list(tasks or reps.tasks)
     nan = math.nan
@@ -630,7 +631,7 @@ class IsoflopVerdict:
 def isoflop_verdict(reps: Replicates, *, tasks: Sequence[str] | str | None = None, tolerance: float = 0.3,
                     equivalence_share: float = 0.1, min_pairs: int = 2, level: float = 0.95) -> IsoflopVerdict:
     """Three-outcome isoFLOP verdict on the pretrained checkpoints (class docstring)."""
-    pts = [c for c in reps.checkpoints if c.kind == "pretrained" and c.flops > 0]
+    pts = [c for c in reps.checkpoints if c.kind == CheckpointKind.SUITE and c.flops > 0]
     nan = math.nan
 
     def verdict(outcome: str, reason: str, **kw: Any) -> IsoflopVerdict:

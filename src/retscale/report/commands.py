@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args.study_dir, readonly=True) as store:
         store.export_csv(args.study_dir / RESULTS_CSV)
         store.export_parquet(args.study_dir / RESULTS_PARQUET)
+        for note in store.status().notes():
+            print(f"note: {note}")
     print(build_report(args.study_dir))
     if args.publish is not None:
         from retscale.report.publish import publish

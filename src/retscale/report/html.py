@@ -144,7 +144,7 @@ def _isoflop_section(result: Analysis) -> str:
 
 
 def _missing_section(store: ResultsStore, table: StudyTable, result: Analysis) -> str:
-    items = [f"{f['key']}: {f['error']}" for f in store.failures()]
+    items = store.status().notes() + [f"{f['key']}: {f['error']}" for f in store.failures()]
     items += [f"{p.name}: no {t} score" for p in table.points for t in table.tasks if t not in p.ndcg]
     items += [f"{p.name}: no ICL score" for p in table.suite() if p.icl_average is None]
     items += result.notes
@@ -157,7 +157,7 @@ def _provenance_section(store: ResultsStore) -> str:
     for c in store.checkpoints():
         prov[c.name] = {"checkpoint": c.info, **{s: store.provenance(c.name, s)
                                                  for s in (StageName.FINETUNE, StageName.EVALUATE, StageName.ICL)}}
-    config = store.get_meta("config", {})
+    config = store.config()
     return ("<h2>Config</h2><pre>" + _e(json.dumps(config, indent=2, sort_keys=True)) + "</pre>"
             "<h2>Provenance</h2><pre>" + _e(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre>")
 
@@ -166,7 +166,7 @@ def build_report(study_dir: str | Path) -> Path:
     """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store."""
     study_dir = Path(study_dir)
     with open_store(study_dir, readonly=True) as store:
-        config = store.get_meta("config", {})
+        config = store.config()
         analysis_cfg = config.get("analysis", {})
         table = load_table(store, tasks=config.get("eval", {}).get("tasks"))
         result = analyze(table, n_boot=int(analysis_cfg.get("bootstrap", 1000)), seed=int(config.get("seed", 0)),

@@ -4,16 +4,20 @@ The report is built by the layer above (``retscale.experiment``), which may impo
 
 Re-running the same command after a crash or ``kill -9`` resumes: finished stages are read back from the store,
 unfinished ones continue from their own partial files. Two complete runs of one config give the same results.csv.
+
+A run is a transaction over its config: nothing is written to the folder before the config is validated and the
+folder's lock is held, and results.csv, config.json and the report switch to the new config only when its run
+has gone through every stage (``ResultsStore.complete_run``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from retscale.study.config import StudyConfig
+from retscale.study.lock import study_lock
 from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET
 from retscale.study.plan import plan_study, run_plan
 from retscale.study.runner import StageRunner, log_to_file
@@ -42,18 +46,20 @@ def run_study(config: StudyConfig, output_dir: str | Path | None = None, *,
     plan = plan_study(config, show_progress=show_progress)
     out = Path(output_dir) if output_dir is not None else default_output(config)
     out.mkdir(parents=True, exist_ok=True)
-    write_config_snapshot(config, out)
-    with log_to_file(out) as log_path, open_store(out) as store:
-        started = time.time()
-        store.set_meta("config", config.snapshot())
+    with study_lock(out), log_to_file(out) as log_path, open_store(out) as store:
+        run_id = store.begin_run(config.snapshot(), len(plan.stages))
+        current = store.current_run()
+        if current is not None and current.id == run_id:  # no complete run to keep: config.json describes this one
+            write_config_snapshot(config, out)
         log.info("study %s → %s (log: %s)", config.name, out, log_path)
         runner = StageRunner(store, out, len(plan.stages), show_progress=show_progress)
         try:
             run_plan(plan, runner, store)
         finally:
             runner.close()
-        # every stage of this config has now been used in this run: its keys are the current results
-        store.set_meta("complete_run_started", started)
+        # every stage of this config has now been used in this run: its stages are the current results
+        store.complete_run()
+        write_config_snapshot(config, out)
         summary = StudySummary(out, runner.ran, runner.reused, runner.failed)
         summary.exports = [store.export_csv(out / RESULTS_CSV), store.export_parquet(out / RESULTS_PARQUET)]
         log.info("stages: %d ran, %d reused, %d failed", len(runner.ran), len(runner.reused), len(runner.failed))

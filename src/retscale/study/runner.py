@@ -7,6 +7,9 @@ the keys of exactly the stages that depend on it. Each stage works in its own fo
 ``OUT/stages/<stage>-<checkpoint>-<hash>/``, so a half-done stage resumes from its own partial files (the stages'
 own resumability) and never collides with another version of itself.
 
+Paths inside the study folder are stored relative to it (``{study}/stages/...``) and resolved against the folder
+the study runs in now, so a study folder can be moved or copied and still resumed and reported.
+
 Words: a *run* is one invocation of the study; an *attempt* is one try at one stage within it (a row of the
 store's ``stage_runs`` log); the ``StageRunner`` executes stages.
 """
@@ -61,6 +64,35 @@ class Stage:
         return out_dir / STAGES_DIR / f"{self.name}-{self.checkpoint}-{self.dep_hash}"
 
 
+STUDY_ROOT = "{study}"  # stands for the study folder in stored stage outputs and provenance
+
+
+def to_stored(value: Any, root: Path) -> Any:
+    """``value`` (JSON) with every absolute path inside ``root`` written as ``{study}/relative/path``."""
+    if isinstance(value, dict):
+        return {k: to_stored(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_stored(v, root) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        if path == root or path.is_relative_to(root):
+            return "/".join((STUDY_ROOT, *path.relative_to(root).parts))
+    return value
+
+
+def from_stored(value: Any, root: Path) -> Any:
+    """Inverse of ``to_stored``: ``{study}/...`` resolved against the folder the study is in now."""
+    if isinstance(value, dict):
+        return {k: from_stored(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_stored(v, root) for v in value]
+    if isinstance(value, str) and (value == STUDY_ROOT or value.startswith(STUDY_ROOT + "/")):
+        return str(root.joinpath(*value.split("/")[1:]))
+    return value
+
+
 class StageFailed(Exception):
     """A non-fatal stage failed; its dependents are skipped."""
 
@@ -70,7 +102,7 @@ class StageRunner:
 
     def __init__(self, store: ResultsStore, out_dir: Path, total: int, *, show_progress: bool = True) -> None:
         self.store = store
-        self.out_dir = out_dir
+        self.out_dir = out_dir.resolve()  # absolute: stage paths under it are stored relative to it
         self.bar = tqdm(total=total, desc="study", unit=" stage", disable=not show_progress, dynamic_ncols=True)
         self.ran: list[str] = []
         self.reused: list[str] = []  # finished before this run: read back, not computed
@@ -89,7 +121,7 @@ class StageRunner:
             self.store.mark_used(key)
             self.reused.append(key)
             self.bar.update(1)
-            return done
+            return from_stored(done, self.out_dir)
         self.bar.set_description(f"{stage.name} · {stage.checkpoint}")
         log.info("start %s", key)
         attempt_id = self.store.start_stage(key)
@@ -108,13 +140,15 @@ class StageRunner:
             self.bar.update(1)
             raise StageFailed(key) from exc
         seconds = time.perf_counter() - t0
+        output = to_stored(result.output, self.out_dir)
         self.store.finish_stage(attempt_id=attempt_id, key=key, stage=stage.name, checkpoint=stage.checkpoint,
-                                dep_hash=stage.dep_hash, rows=result.rows, provenance=result.provenance,
-                                output=result.output, seconds=seconds)
+                                dep_hash=stage.dep_hash, rows=result.rows,
+                                provenance=to_stored(result.provenance, self.out_dir), output=output,
+                                seconds=seconds)
         log.info("done %s in %.1fs", key, seconds)
         self.ran.append(key)
         self.bar.update(1)
-        return result.output
+        return from_stored(output, self.out_dir)  # exactly what a later run reusing this stage gets
 
     def skip(self, stage: Stage) -> None:
         """Count a stage that will not run because a stage it needs failed."""
