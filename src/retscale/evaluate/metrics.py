@@ -55,6 +55,7 @@ def ndcg_at_k(relevance: dict[str, int], ranking: list[str], k: int) -> float:
 
 
 PER_QUERY_METRICS = ("ndcg_at_10", "mrr_at_10")
+CONTRASTIVE_ENTROPY = "contrastive_entropy"  # dense retrievers only (``retscale.evaluate.contrastive``)
 
 
 def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -83,6 +83,23 @@ class DenseRetriever:
         return run
 
 
+    def contrastive_entropy(self, dataset: BeirDataset, qids: list[str]) -> Any:
+        """Per-query contrastive entropy of ``qids`` (``retscale.evaluate.contrastive``); NaN on helper ranks."""
+        import numpy as np
+
+        from retscale.evaluate.contrastive import contrastive_entropy
+
+        corpus = self.encode_corpus(dataset)  # the cache makes this a read after ``search``
+        if not self.ctx.is_main:
+            return np.full(len(qids), np.nan)
+        queries = self.embedder.encode_queries([dataset.queries[q] for q in qids], batch_size=self.batch_size,
+                                               show_progress=False)
+        row = {d: i for i, d in enumerate(dataset.corpus)}
+        positives = [[row[d] for d, rel in sorted(dataset.qrels[q].items(), key=lambda x: -x[1]) if rel > 0 and d in row]
+                     for q in qids]
+        return contrastive_entropy(queries, corpus, positives)
+
+
 def make_retriever(model: str, *, pooling: str | None = None, max_length: int | None = None,
                    batch_size: int = 32, query_prefix: str = "", passage_prefix: str = "", dtype: str = "float32",
                    score: str = "cos", use_cache: bool = True, ctx: DistContext | None = None) -> Any:

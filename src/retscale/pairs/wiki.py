@@ -220,7 +220,7 @@ class WikiBuildReport:
     articles_kept: int = 0
     pool_passages: dict[str, int] = field(default_factory=dict)  # split -> passages
     pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> source -> count
-    articles: dict[str, int] = field(default_factory=dict)  # split -> kept articles
+    articles_by_split: dict[str, int] = field(default_factory=dict)  # split -> kept articles
     articles_decontaminated: int = 0  # train articles dropped: they share a 13-gram with an evaluation text
 
     def count(self, split: str, source: str) -> None:
@@ -278,7 +278,7 @@ def build_wiki_pairs(source: str | Path, out_dir: str | Path, *, split: ArticleS
                 article = Article(article.id, article.title,
                                   [(h, [{**p, "title": ""} for p in ps]) for h, ps in article.sections])
             report.articles_kept += 1
-            report.articles[sp] = report.articles.get(sp, 0) + 1
+            report.articles_by_split[sp] = report.articles_by_split.get(sp, 0) + 1
             for _, passages in article.sections:
                 for passage in passages:
                     pool_files[sp].write(json.dumps(passage, ensure_ascii=False) + "\n")

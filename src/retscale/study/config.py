@@ -62,6 +62,9 @@ class CheckpointsConfig(_Strict):
 
 class EvalConfig(_Strict):
     tasks: list[str] = Field(min_length=1)
+    # tokens a dense model embeds per query and document: the paper's 128 (None: each model's own setting, e.g. a
+    # fine-tuned model's training length)
+    max_length: int | None = Field(default=128, gt=0)
     split: str | None = None  # None: each task's evaluation split (dev for msmarco, test for the others)
     max_queries: int | None = Field(default=None, gt=0)  # a seeded query subset, for quick studies
     max_docs: int | None = Field(default=None, gt=0)  # judged docs of kept queries + seeded others (smoke only)
@@ -110,6 +113,9 @@ class StudyConfig(_Strict):
     # the study always mines; unset `seed` and `n_threads` default to the study's seed and 1 thread
     mining: MiningConfig = Field(default_factory=MiningConfig)
     finetune: FinetuneOptions = Field(default_factory=FinetuneOptions)  # unset `seed`: the study's seed
+    # several seeds: each model is fine-tuned and evaluated once per seed and its scores are the seeds' mean (the
+    # seed spread and a seed-aware bootstrap go into the report); empty: one fine-tune, with `finetune.seed`
+    finetune_seeds: list[int] = Field(default_factory=list)
     eval: EvalConfig
     icl: IclConfig = Field(default_factory=IclConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)

@@ -54,6 +54,10 @@ class Metric(StrEnum):
     VALIDATION_PAIRS = "validation_pairs"
     DECONTAMINATED_ARTICLES = "decontaminated_articles"
     MINED_PAIRS = "mined_pairs"
+    MRR_AT_10 = "mrr_at_10"
+    CONTRASTIVE_ENTROPY = "contrastive_entropy"  # dense models: InfoNCE loss of each query's positive (lower = better)
+    N_SEEDS = "n_seeds"  # fine-tuning seeds a seed-mean evaluation rests on
+    GOLD_PROB = "gold_prob"  # an ICL task's mean gold-choice probability (continuous)
     SHORT = "short"  # queries with fewer mined negatives than asked for
 
 
@@ -61,6 +65,9 @@ MAIN_METRIC = Metric.NDCG_AT_10
 SHARED = "shared"  # the checkpoint label of a stage that serves every checkpoint (pairs, mining)
 BM25 = "bm25"  # the checkpoint name of the BM25 baseline
 ICL_ALL_TASKS = "all"  # the task label of the ICL core-average row
+PER_QUERY = "per_query"  # provenance key: {task: {"qids": [...], metric: [...]}} (or "per_seed": {seed: ...})
+PER_ITEM = "per_item"  # ICL provenance key: {task: [gold-choice probability per item]}
+SEED_SUFFIX = "-s"  # per-seed stage names and metrics: finetune-s1, evaluate-s1, ndcg_at_10-s1
 WIKI_DATA = "wiki"  # the task label of the pairs and mining stages' count rows
 HELDOUT_TASK = heldout.TASK_NAME  # the eval task the pairs stage builds from the test split's Wikipedia articles
 DEV_TASK = heldout.DEV_TASK_NAME  # the design task the pairs stage builds from the dev split's articles

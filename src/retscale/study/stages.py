@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from retscale.fileio import write_json
@@ -31,6 +32,9 @@ from retscale.study.names import (
     DEV_TASK,
     HELDOUT_TASK,
     ICL_ALL_TASKS,
+    PER_ITEM,
+    PER_QUERY,
+    SEED_SUFFIX,
     SHARED,
     WIKI_DATA,
     WIKI_TASKS,
@@ -174,7 +178,7 @@ def pairs_stage(config: StudyConfig) -> Stage:
                                  (WIKI_DATA, Metric.VALIDATION_PAIRS, pairs.validation_pairs),
                                  (WIKI_DATA, Metric.DECONTAMINATED_ARTICLES, build["articles_decontaminated"])],
                            provenance={"source": str(pairs.source), "articles_kept": pairs.articles_kept,
-                                       "articles_by_split": build["articles"], "pairs_by_split": build["pairs"]},
+                                       "articles_by_split": build["articles_by_split"], "pairs_by_split": build["pairs"]},
                            output={"dir": str(work), "train": str(pairs.queries), "pool": str(pairs.pool),
                                    HELDOUT_TASK: str(pairs.heldout_task), DEV_TASK: str(pairs.dev_task)})
 
@@ -256,11 +260,13 @@ class EvalInputs:
 
 
 def _evaluate(retriever: Any, config: StudyConfig, inputs: StageInputs, work: Path) -> StageResult:
+    """Every eval task: mean metrics as rows; per-query values (what a query bootstrap resamples) in the output."""
     from retscale.data import load_task
     from retscale.evaluate.runner import evaluate_task
 
     rows: list[tuple[str, str, float]] = []
     prov: dict[str, Any] = {"retriever": retriever.describe()}
+    per_query: dict[str, Any] = {}
     for task in config.eval.tasks:
         wiki = task in WIKI_TASKS
         source = inputs["heldout"][task] if wiki else task
@@ -270,7 +276,36 @@ def _evaluate(retriever: Any, config: StudyConfig, inputs: StageInputs, work: Pa
         rows.append((task, Metric.N_QUERIES, len(dataset.queries)))
         prov[task] = {"checksum": dataset.checksum, "n_queries": len(dataset.queries),
                       "n_docs": len(dataset.corpus), "result": str(result.path)}
-    return StageResult(rows=rows, provenance=prov, output={"dir": str(work)})
+        per_query[task] = result.per_query
+    return StageResult(rows=rows, provenance=prov, output={"dir": str(work), PER_QUERY: per_query})
+
+
+def seed_mean_stage(config: StudyConfig, model: StudyModel, per_seed: dict[int, Stage]) -> Stage:
+    """The model's evaluation over several fine-tuning seeds: each metric's mean over the seeds that finished, with
+    every seed's per-query values kept for the seed-aware bootstrap."""
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        done = {seed: inputs[f"seed{seed}"][PER_QUERY] for seed in per_seed if f"seed{seed}" in inputs}
+        rows: list[tuple[str, str, float]] = []
+        prov: dict[str, Any] = {"seeds": sorted(done)}
+        per_query: dict[str, Any] = {}
+        for task in config.eval.tasks:
+            by_seed = {seed: done[seed][task] for seed in sorted(done)}
+            metrics = sorted({m for pq in by_seed.values() for m in pq if m != "qids"})
+            for metric in metrics:
+                means = [float(np.nanmean(pq[metric])) for pq in by_seed.values() if pq.get(metric)]
+                rows.append((task, metric, float(np.mean(means))))
+                rows += [(task, f"{metric}{SEED_SUFFIX}{seed}", float(np.nanmean(pq[metric])))
+                         for seed, pq in by_seed.items() if pq.get(metric)]
+            rows.append((task, Metric.N_QUERIES, len(next(iter(by_seed.values()))["qids"])))
+            rows.append((task, Metric.N_SEEDS, len(by_seed)))
+            per_query[task] = {"qids": next(iter(by_seed.values()))["qids"],
+                                     "per_seed": {str(seed): {m: v for m, v in pq.items() if m != "qids"}
+                                                  for seed, pq in by_seed.items()}}
+        return StageResult(rows=rows, provenance=prov, output={"seeds": sorted(done), PER_QUERY: per_query})
+
+    deps = {"per_seed": {str(seed): stage.key for seed, stage in per_seed.items()}}
+    return Stage(StageName.EVALUATE, model.name, deps, compute, fatal=False,
+                 inputs={f"seed{seed}": stage for seed, stage in per_seed.items()})
 
 
 def bm25_stage(config: StudyConfig, evals: EvalInputs) -> Stage:
@@ -288,15 +323,19 @@ def zero_shot_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel) -
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size)
+        retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size,
+                                   max_length=config.eval.max_length)
         return _evaluate(retriever, config, inputs, work)
 
     return Stage(StageName.ZERO_SHOT, model.name, {**evals.deps(config), "model": model.identity}, compute,
                  fatal=False, inputs={**evals.inputs(config), **model.inputs})
 
 
-def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage) -> Stage:
+def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: int | None = None) -> Stage:
+    """``model`` fine-tuned on the mined pairs; ``seed`` (one of ``finetune_seeds``) names a per-seed stage."""
     options = as_written(config.finetune)
+    if seed is not None:
+        options = {**options, "seed": seed}
 
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.finetune.config import FinetuneConfig
@@ -313,19 +352,22 @@ def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage) -> Sta
                            output={"model": str(path)})
 
     deps = {"checkpoint": model.identity, "train": mining.key, "finetune": options, "seed": config.seed}
-    return Stage(StageName.FINETUNE, model.name, deps, compute, fatal=False,
-                 inputs={"train": mining, **model.inputs})
+    name = StageName.FINETUNE if seed is None else f"{StageName.FINETUNE}{SEED_SUFFIX}{seed}"
+    return Stage(name, model.name, deps, compute, fatal=False, inputs={"train": mining, **model.inputs})
 
 
-def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage) -> Stage:
+def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage,
+                         seed: int | None = None) -> Stage:
     """``model`` evaluated after fine-tuning (skipped when the fine-tune failed)."""
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size)
+        retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size,
+                                   max_length=config.eval.max_length)
         return _evaluate(retriever, config, inputs, work)
 
-    return Stage(StageName.EVALUATE, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
+    name = StageName.EVALUATE if seed is None else f"{StageName.EVALUATE}{SEED_SUFFIX}{seed}"
+    return Stage(name, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
                  fatal=False, inputs={**evals.inputs(config), "finetuned": finetuned})
 
 
@@ -338,10 +380,13 @@ def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
         rows = [(task, Metric.ACCURACY, float(r["accuracy"])) for task, r in result.tasks.items()
                 if r.get("accuracy") is not None]
         rows += [(task, Metric.N_ITEMS, float(r["n_items"])) for task, r in result.tasks.items()]
+        rows += [(task, Metric.GOLD_PROB, float(r["gold_prob"])) for task, r in result.tasks.items()
+                 if r.get("gold_prob") is not None]
+        per_item = {task: r["gold_prob_per_item"] for task, r in result.tasks.items() if r.get("gold_prob_per_item")}
         if result.core_average is not None:
             rows.append((ICL_ALL_TASKS, Metric.CORE_AVERAGE, float(result.core_average)))
         return StageResult(rows=rows, provenance={**result.provenance, "missing_tasks": result.missing_tasks},
-                           output={"icl": str(result.output_path)})
+                           output={"icl": str(result.output_path), PER_ITEM: per_item})
 
     deps = {"checkpoint": model.identity, "icl": config.icl.model_dump(mode="json")}
     return Stage(StageName.ICL, model.name, deps, compute, fatal=False, inputs=model.inputs)
