@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -68,19 +69,51 @@ def open_text(path: str | Path) -> IO[str]:
 
 
 def iter_jsonl(path: str | Path, *, display_name: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises a one-line ``UserError``."""
+    """Yield ``(line_number, object)`` for each non-blank line; a bad line raises a one-line ``UserError``.
+
+    Lines are decoded one by one, so bytes that are not UTF-8 are reported with their exact line number.
+    """
     name = display_name or str(path)
+    path = Path(path)
+    opener: Any = gzip.open if path.suffix == ".gz" else open
     try:
-        fh = open_text(path)
+        fh = opener(path, "rb")
     except FileNotFoundError:
         raise UserError("file not found", path=name) from None
+    except IsADirectoryError:
+        raise UserError("is a folder, not a JSONL file", path=name) from None
     with fh:
         yield from iter_jsonl_lines(fh, name)
 
 
+def _read_lines(lines: Any, name: str) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` from text or byte lines; undecodable or damaged input is a ``UserError``."""
+    it = iter(lines)
+    lineno = 0
+    while True:
+        lineno += 1
+        try:
+            raw = next(it)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:  # a text stream decodes ahead: the line is approximate
+            raise UserError(f"not UTF-8 text ({exc.reason}) at or after this line", path=name, line=lineno,
+                            fix="re-save the file as UTF-8") from None
+        except (OSError, EOFError, zlib.error) as exc:  # e.g. a .gz that is not gzip, or a truncated one
+            raise UserError(f"cannot read the file ({exc})", path=name, line=lineno,
+                            fix="a .gz file must be complete gzip data; otherwise drop the .gz suffix") from None
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UserError(f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line)", path=name,
+                                line=lineno, fix="re-save the file as UTF-8") from None
+        yield lineno, raw
+
+
 def iter_jsonl_lines(lines: Any, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Parse an iterable of JSONL text lines; ``name`` is used in error messages."""
-    for lineno, raw in enumerate(lines, start=1):
+    """Parse an iterable of JSONL lines (text or UTF-8 bytes); ``name`` is used in error messages."""
+    for lineno, raw in _read_lines(lines, name):
         line = raw.strip().lstrip("\ufeff")
         if not line:
             continue

@@ -3,24 +3,31 @@
 The file is keyed by everything that changes the vectors (weights hash, pooling, max length, normalisation,
 passage prefix, dtype, dataset checksum). Chunks are written into ``<key>.f32.partial`` and recorded in a
 per-rank progress file after each flush, so an interrupted run resumes where it stopped; only a complete file
-is renamed to ``<key>.f32`` (with ``<key>.json`` metadata), so a partial one never looks finished.
+is renamed to ``<key>.f32``, and then ``<key>.json`` is written with the SHA-256 of the vectors, so a partial file
+never looks finished. ``load`` trusts an entry only when the vectors still match that checksum: a damaged file (of
+the right size or not) is logged and encoded again, never reused. One process at a time writes an entry (a lock
+file beside it); a second one waits, then reuses what the first wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from retscale.errors import UserError
 from retscale.evaluate.distributed import DistContext
-from retscale.fileio import read_json, stable_hash, write_json
+from retscale.fileio import read_json, sha256_file, stable_hash, write_json
 from retscale.settings import cache_dir
 
+log = logging.getLogger(__name__)
 CHUNK_TEXTS = 2048  # texts per resumable unit (and per progress-file update)
 
 
@@ -44,9 +51,20 @@ class CorpusEmbeddingCache:
     def nbytes(self) -> int:
         return self.n_rows * self.dim * 4
 
-    def load(self) -> np.memmap | None:
-        """The cached embeddings (read-only memmap), or None if absent or incomplete."""
-        if not (self.meta_path.is_file() and self.path.is_file()) or self.path.stat().st_size != self.nbytes:
+    def load(self, *, warn: bool = True) -> np.memmap | None:
+        """The cached embeddings (read-only memmap), or None if absent, incomplete or damaged (logged)."""
+        if not (self.meta_path.is_file() and self.path.is_file()):
+            return None
+        try:
+            meta = read_json(self.meta_path)
+        except UserError:
+            meta = None  # damaged metadata: the entry cannot be verified
+        expected = meta.get("sha256") if isinstance(meta, dict) else None
+        stat = self.path.stat()
+        if stat.st_size != self.nbytes or expected != _file_sha256(str(self.path), stat.st_size, stat.st_mtime_ns):
+            if warn:
+                log.warning("embedding cache %s does not match its checksum (damaged, or written by an older "
+                            "version): encoding the corpus again", self.path)
             return None
         if self.n_rows == 0:
             return np.zeros((0, self.dim), dtype=np.float32)  # type: ignore[return-value]
@@ -56,9 +74,39 @@ class CorpusEmbeddingCache:
               show_progress: bool = True) -> np.memmap:
         """Encode ``texts`` into the cache (this rank's share of chunks when distributed) and return it."""
         ctx = ctx or DistContext()
-        if ctx.is_main:
+        with self._writer_lock(ctx):
+            return self._build(embedder, texts, batch_size=batch_size, ctx=ctx, show_progress=show_progress)
+
+    @contextlib.contextmanager
+    def _writer_lock(self, ctx: DistContext) -> Iterator[None]:
+        """Hold ``<key>.lock`` (main rank) while this entry is written; another process waits for it."""
+        if not ctx.is_main:
+            yield
+            return
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f"{self.key}.lock", "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("embedding cache %s: another process is writing it; waiting", self.key)
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _build(self, embedder: Any, texts: Sequence[str], *, batch_size: int, ctx: DistContext,
+               show_progress: bool) -> np.memmap:
+        if ctx.is_main and self.load(warn=False) is None:
             self._prepare_partial()
         ctx.barrier()
+        # Written by another process while this one waited for the lock? (Every rank sees the same entry: the
+        # main rank holds the lock until the end.)
+        reuse = self.load(warn=False)
+        if reuse is not None:
+            return reuse
         # Longest texts first across the whole corpus, so each chunk holds similar lengths.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         # Small corpora are split so that every rank gets a share.
@@ -110,11 +158,21 @@ class CorpusEmbeddingCache:
         missing = set(range(n_chunks)) - self._done_chunks(size)
         if missing:
             raise RuntimeError(f"embedding cache {self.key}: chunks {sorted(missing)[:5]} were not encoded")
+        # Data first, then the metadata with its checksum: an entry is complete only when both agree.
+        self.meta_path.unlink(missing_ok=True)
+        digest = sha256_file(self.partial)
         os.replace(self.partial, self.path)
-        write_json(self.meta_path, {"key": self.key, "rows": self.n_rows, "dim": self.dim, **self.key_fields})
+        write_json(self.meta_path, {"key": self.key, "rows": self.n_rows, "dim": self.dim, "sha256": digest,
+                                    **self.key_fields})
         self._remove_progress()
 
     def _remove_progress(self) -> None:
         for path in self.root.glob(f"{self.key}.progress.rank*.json"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+@functools.lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed on (path, size, mtime) so one process hashes a large cache once, and a rewritten file again.
+    return sha256_file(path)

@@ -9,7 +9,8 @@ HELP = "evaluate a model (or bm25) as a retriever on BEIR tasks"
 DESCRIPTION = (
     "Embed each task's corpus and queries with MODEL (a Hugging Face name, a local folder, a .gguf file, or 'bm25'), "
     "run exact cosine search, and score with pytrec_eval (nDCG@1/3/5/10/100, MAP@10/100, Recall@10/100/1000, P@10, "
-    "MRR@10). Prints a table and writes DIR/<task>.json with metrics and provenance. Corpus embeddings are cached "
+    "MRR@10). Prints a table and writes DIR/<task>.json with metrics and provenance (a second task folder of the "
+    "same name gets DIR/<task>-<hash of its path>.json). Corpus embeddings are cached "
     "on disk and reused. Shard encoding over processes with: "
     "torchrun --no-python --nproc_per_node N retscale evaluate ..."
 )
@@ -48,11 +49,13 @@ def format_table(rows: list[tuple[str, dict[str, float], dict]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from retscale.data import load_task
     from retscale.data.registry import expand_tasks
     from retscale.errors import UserError
     from retscale.evaluate.distributed import init_distributed, shutdown_distributed
     from retscale.evaluate.retrievers import make_retriever
     from retscale.evaluate.runner import evaluate_task
+    from retscale.fileio import stable_hash
 
     tasks = expand_tasks([t.strip() for t in args.tasks.split(",") if t.strip()])
     if not tasks:
@@ -66,12 +69,19 @@ def run(args: argparse.Namespace) -> int:
                                    passage_prefix=args.passage_prefix, dtype=args.dtype, score=args.score,
                                    use_cache=not args.no_cache, ctx=ctx)
         rows = []
+        names: set[str] = set()
         for task in tasks:
-            result = evaluate_task(retriever, task, args.output, split=args.split, top_k=args.top_k,
-                                   reuse=not args.no_cache)
+            dataset = load_task(task, args.split)
+            # Two folders named alike (a/tiny, b/tiny) must not share one result file.
+            name = dataset.name
+            if name in names:
+                name = f"{name}-{stable_hash(str(dataset.source), length=8)}"
+            names.add(name)
+            result = evaluate_task(retriever, dataset, args.output, top_k=args.top_k, reuse=not args.no_cache,
+                                   result_name=name)
             if ctx.is_main:
-                rows.append((result.task, result.metrics, result.provenance.get("timings", {})))
-                print(f"{result.task}: nDCG@10 {result.metrics['ndcg_at_10']:.4f} -> {result.path}", flush=True)
+                rows.append((name, result.metrics, result.provenance.get("timings", {})))
+                print(f"{name}: nDCG@10 {result.metrics['ndcg_at_10']:.4f} -> {result.path}", flush=True)
     finally:
         shutdown_distributed(ctx)
     if ctx.is_main:

@@ -56,15 +56,19 @@ def dataset_provenance(dataset: BeirDataset) -> dict[str, Any]:
 
 
 def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: str | Path, *,
-                  split: str | None = None, top_k: int = 1000, reuse: bool = True) -> TaskResult:
-    """Evaluate ``retriever`` on ``task`` (registry name, BEIR path, or a loaded dataset) into ``output_dir``."""
+                  split: str | None = None, top_k: int = 1000, reuse: bool = True,
+                  result_name: str | None = None) -> TaskResult:
+    """Evaluate ``retriever`` on ``task`` (registry name, BEIR path, or a loaded dataset) into ``output_dir``.
+
+    The result goes to ``output_dir/<result_name>.json`` (default: the dataset's name).
+    """
     from retscale.data import BeirDataset, load_task
 
     dataset = task if isinstance(task, BeirDataset) else load_task(task, split)
     description = retriever.describe()
     key = stable_hash({"retriever": description, "dataset": dataset.checksum, "split": dataset.split,
                        "top_k": top_k, "ignore_identical_ids": dataset.ignore_identical_ids})
-    path = Path(output_dir) / f"{dataset.name}.json"
+    path = Path(output_dir) / f"{result_name or dataset.name}.json"
     if reuse and path.is_file():
         previous = read_json(path)
         if previous.get("provenance", {}).get("key") == key and "metrics" in previous:

@@ -96,13 +96,13 @@ def _read_cache(path: Path, key: str) -> dict[tuple[str, int], dict[str, Any]]:
     done: dict[tuple[str, int], dict[str, Any]] = {}
     if not path.is_file():
         return done
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut short by an interrupted run: recompute that item
+            except json.JSONDecodeError:  # a line cut short by an interrupted run (or damaged): recompute that item
                 continue
-            if row.get("key") == key:
+            if isinstance(row, dict) and row.get("key") == key and "partition" in row and "index" in row:
                 done[(row["partition"], row["index"])] = row
     return done
 

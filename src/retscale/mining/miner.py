@@ -19,7 +19,10 @@ same rules, seeded per query).
 
 Output is canonical pairs jsonl (``retscale.pairs.formats``), streamed batch by batch. Re-running the same
 command resumes: a torn last line is cut off, and mining continues after the input query of the last complete
-line. A ``<out>.done.json`` summary is written when the run completes.
+line. A ``<out>.done.json`` summary is written when the run completes. ``<out>.settings.json`` records what the
+output depends on (the settings that change it, the SHA-256 of the pairs and of the pool), written before the
+first line; a resume with anything else is refused with one line (or starts over, ``restart_on_change``), so a
+finished file is never passed off as mined with other settings.
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from retscale.bm25 import BM25Index
 from retscale.errors import UserError
-from retscale.fileio import iter_jsonl, write_json
+from retscale.fileio import iter_jsonl, read_json, sha256_file, write_json
 from retscale.pairs.dedup import DupKey
 from retscale.pairs.formats import Pair, dump_pair, read_pairs
 
 log = logging.getLogger(__name__)
+RUN_ONLY_SETTINGS = ("n_threads", "batch_size")  # change how fast, never what is mined
 
 
 class MiningConfig(BaseModel):
@@ -68,6 +72,10 @@ class MiningConfig(BaseModel):
                              "hits: raise it")
         return depth
 
+    def output_settings(self) -> dict[str, Any]:
+        """The settings that change the mined file (threads and batch size do not)."""
+        return {k: v for k, v in self.model_dump().items() if k not in RUN_ONLY_SETTINGS}
+
 
 @dataclass
 class Pool:
@@ -80,6 +88,15 @@ class Pool:
 
     def passage(self, i: int) -> dict[str, str]:
         return {"id": self.ids[i], "title": self.titles[i], "text": self.texts[i], "doc": self.docs[i]}
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the passages (ids, titles, texts, docs), whichever file they came from."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for row in zip(self.ids, self.titles, self.texts, self.docs, strict=True):
+            h.update(json.dumps(row, ensure_ascii=False).encode())
+        return h.hexdigest()
 
 
 def load_pool(path: str | Path) -> Pool:
@@ -204,10 +221,13 @@ class MiningReport:
 
 
 def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIndex, out_path: str | Path,
-                        config: MiningConfig | None = None, *, show_progress: bool = True) -> MiningReport:
+                        config: MiningConfig | None = None, *, show_progress: bool = True,
+                        restart_on_change: bool = False) -> MiningReport:
     """Mine BM25 hard negatives for every pair in ``pairs_path`` into ``out_path`` (canonical jsonl).
 
     ``pool``: a passage jsonl path, a loaded ``Pool``, or a ``PoolIndex`` (lets several runs share one index).
+    An existing output mined with other settings or inputs is refused (a ``UserError``), or, with
+    ``restart_on_change``, deleted and mined again.
     """
     import time
 
@@ -215,9 +235,19 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
 
     cfg = config or MiningConfig()
     out = Path(out_path)
+    for name, src in (("pairs", pairs_path), ("pool", pool)):
+        if isinstance(src, (str, Path)) and _same_file(out, Path(src)):
+            raise UserError(f"--out {out} is the {name} file it would read", fix="write the mined pairs to a new file")
     pairs = list(read_pairs(pairs_path))
     if not isinstance(pool, (Pool, PoolIndex)):
         pool = load_pool(pool)  # fail on a bad pool before any work
+    settings = {"mining": cfg.output_settings(), "pairs_sha256": sha256_file(pairs_path),
+                "pool_sha256": (pool.pool if isinstance(pool, PoolIndex) else pool).fingerprint()}
+    _check_settings(out, settings, restart_on_change)
+    if _is_finished(out, settings):
+        lines = _count_lines(out)
+        log.info("%s: already mined with these settings", out)
+        return MiningReport(queries_in=len(pairs), written=lines, resumed_from=len(pairs), config=cfg.model_dump())
     last_done, done_lines = resume_point(out)
     start = 0
     if last_done is not None:
@@ -228,6 +258,7 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
         start = positions[last_done] + 1
     report = MiningReport(queries_in=len(pairs), written=done_lines, resumed_from=start, config=cfg.model_dump())
     t0 = time.perf_counter()
+    write_json(settings_record(out), settings)
     if start < len(pairs):
         done_marker(out).unlink(missing_ok=True)
         index = pool if isinstance(pool, PoolIndex) else PoolIndex.build(pool, show_progress=show_progress)
@@ -261,3 +292,59 @@ def mine_hard_negatives(pairs_path: str | Path, pool: str | Path | Pool | PoolIn
 
 def done_marker(out: Path) -> Path:
     return out.with_name(out.name + ".done.json")
+
+
+def settings_record(out: Path) -> Path:
+    return out.with_name(out.name + ".settings.json")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh)
+
+
+def _recorded_settings(out: Path) -> dict[str, Any] | None:
+    """What an existing output was mined with: its settings record, else (older outputs) its done marker's config."""
+    for path in (settings_record(out), done_marker(out)):
+        if path.exists():
+            recorded = read_json(path)
+            if not isinstance(recorded, dict):
+                return {}
+            if path == done_marker(out):
+                config = recorded.get("config", {})
+                return {"mining": {k: v for k, v in config.items() if k not in RUN_ONLY_SETTINGS}}
+            return recorded
+    return None
+
+
+def _check_settings(out: Path, settings: dict[str, Any], restart_on_change: bool) -> None:
+    if not out.exists() or out.stat().st_size == 0:
+        return
+    recorded = _recorded_settings(out)
+    if recorded is None:
+        return  # an output from before settings were recorded and never finished: resume checks the query ids
+    differ = [f"{k}: {recorded.get('mining', {}).get(k)} → {v}" for k, v in settings["mining"].items()
+              if recorded.get("mining", {}).get(k) != v]
+    differ += [f"{name} file changed" for name in ("pairs", "pool")
+               if f"{name}_sha256" in recorded and recorded[f"{name}_sha256"] != settings[f"{name}_sha256"]]
+    if not differ:
+        return
+    if restart_on_change:
+        log.warning("%s was mined with other settings (%s): mining again", out, "; ".join(differ))
+        for path in (out, done_marker(out), settings_record(out)):
+            path.unlink(missing_ok=True)
+        return
+    raise UserError(f"exists and was mined with other settings ({'; '.join(differ)})", path=out,
+                    fix=f"delete it and {settings_record(out).name} to mine again, or choose another --out")
+
+
+def _is_finished(out: Path, settings: dict[str, Any]) -> bool:
+    marker = done_marker(out)
+    return (out.exists() and marker.exists() and settings_record(out).exists()
+            and read_json(settings_record(out)) == settings and read_json(marker).get("complete") is True)

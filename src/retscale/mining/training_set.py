@@ -206,7 +206,7 @@ def mine_pairs_set(pairs: PairsSet, out_dir: str | Path, config: MiningConfig | 
             continue
         index = index or PoolIndex.build(pairs.pool, show_progress=show_progress)
         reports[name] = dataclasses.asdict(mine_hard_negatives(pairs_path, index, mined, cfg,
-                                                               show_progress=show_progress))
+                                                               show_progress=show_progress, restart_on_change=True))
     overlap: dict[str, Any] = {}
     if overlap_tasks:
         mined_pairs = list(read_pairs(out / MINED_TRAIN))

@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import os
 import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,9 @@ def load_tokenizer(model: ResolvedModel, padding_side: str = "right") -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model.path), **model.load_kwargs)
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load a tokenizer: {exc}".splitlines()[0], path=model.path) from None
+        raise UserError(f"cannot load a tokenizer: {exc}".splitlines()[0], path=_shown(model)) from None
+    except (struct.error, EOFError) as exc:  # transformers' GGUF reader on a truncated file
+        raise _truncated(model, exc) from None
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is None:
             raise UserError("tokenizer has neither a pad nor an eos token", path=model.path)
@@ -240,8 +243,20 @@ def _load(auto_class: Any, model: ResolvedModel, dtype: Any) -> Any:
     try:
         module = auto_class.from_pretrained(str(model.path), dtype=dtype or torch.float32, **model.load_kwargs)
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load model weights: {exc}".splitlines()[0], path=model.path) from None
+        raise UserError(f"cannot load model weights: {exc}".splitlines()[0], path=_shown(model)) from None
+    except (struct.error, EOFError) as exc:
+        raise _truncated(model, exc) from None
     return module.eval()
+
+
+def _shown(model: ResolvedModel) -> Path:
+    """The path to name in an error: the GGUF file itself, else the model folder."""
+    return model.path / model.gguf_file if model.gguf_file else model.path
+
+
+def _truncated(model: ResolvedModel, exc: BaseException) -> UserError:
+    return UserError(f"the model file ends early or is damaged ({exc})".splitlines()[0], path=_shown(model),
+                     fix="download or convert it again")
 
 
 def load_backbone(model: ResolvedModel, dtype: Any = None) -> Any:
@@ -252,7 +267,19 @@ def load_backbone(model: ResolvedModel, dtype: Any = None) -> Any:
 
 
 def load_causal_lm(model: ResolvedModel, dtype: Any = None) -> Any:
-    """The model with its LM head (``AutoModelForCausalLM``), for pretraining and in-context learning."""
-    from transformers import AutoModelForCausalLM
+    """The model with its LM head (``AutoModelForCausalLM``), for pretraining and in-context learning.
 
+    An encoder (BERT, MiniLM, ...) is refused: transformers would give it a randomly initialised LM head.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if not model.gguf_file:  # GGUF files hold llama.cpp decoders
+        try:
+            config = AutoConfig.from_pretrained(str(model.path))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the model config: {exc}".splitlines()[0], path=model.path) from None
+        if not is_decoder(config):
+            kind = ", ".join(getattr(config, "architectures", None) or [config.model_type])
+            raise UserError(f"model {model.name!r} ({kind}) is not a causal language model", path=model.path,
+                            fix="pass a decoder LM (a *ForCausalLM model, a retscale checkpoint, or a .gguf file)")
     return _load(AutoModelForCausalLM, model, dtype)

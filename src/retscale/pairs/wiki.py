@@ -41,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retscale.data.splits import DEFAULT_SPLIT, SPLITS, ArticleSplit
+from retscale.errors import UserError
 from retscale.fileio import iter_jsonl
 from retscale.pairs.overlap import EVAL_TASKS
 
@@ -257,7 +258,11 @@ def build_wiki_pairs(source: str | Path, out_dir: str | Path, *, split: ArticleS
 
     unknown = set(kinds) - set(PAIR_KINDS)
     if unknown:
-        raise ValueError(f"unknown pair kinds {sorted(unknown)}; choose from {PAIR_KINDS}")
+        raise UserError(f"unknown pair kinds {sorted(unknown)}", fix=f"choose from {', '.join(PAIR_KINDS)}")
+    min_tokens = math.ceil(MIN_PASSAGE_WORDS * 4 / 3)  # shorter passages are all dropped as near-empty
+    if max_tokens < min_tokens:
+        raise UserError(f"max tokens per passage must be ≥ {min_tokens}, got {max_tokens}",
+                        fix=f"set --max-tokens (study config: pairs.max_tokens), e.g. {MAX_TOKENS}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = WikiBuildReport()
@@ -286,4 +291,9 @@ def build_wiki_pairs(source: str | Path, out_dir: str | Path, *, split: ArticleS
             for pair in article_pairs(article, kinds):
                 pair_files[sp].write(dump_pair(pair))
                 report.count(sp, pair["source"])
+        if not report.pairs.get("train"):  # raised inside the writers: no empty file appears
+            raise UserError(f"no training pairs ({report.articles_read:,} records read, {report.articles_kept:,} "
+                            "usable Wikipedia articles)", path=source,
+                            fix="give WikiExtractor jsonl: id, title and text with section headings, ≥ "
+                                f"{MIN_ARTICLE_WORDS} words per article")
     return report
