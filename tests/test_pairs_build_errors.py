@@ -21,10 +21,10 @@ def _one_error_line(err: str) -> str:
 
 def _wiki(tmp_path: Path) -> Path:
     path = tmp_path / "wiki.jsonl.gz"
-    lead = " ".join(f"The river flows through the old valley near the town number {j}." for j in range(4))
-    body = " ".join(f"Fact {k} about the topic is told here in several plain words." for k in range(5))
     with gzip.open(path, "wt", encoding="utf-8") as fh:
-        for i in range(20):
+        for i in range(20):  # every sentence names its article: no 13-gram is shared between articles
+            lead = " ".join(f"The river {i} flows through the old valley near the town number {j}." for j in range(4))
+            body = " ".join(f"Fact {k} about topic {i} is told here in several plain words." for k in range(5))
             fh.write(json.dumps({"id": str(i), "title": f"Article {i}",
                                  "text": f"{lead}\nHistory.\n{body}\nGeography.\n{body}"}) + "\n")
     return path

@@ -16,12 +16,19 @@ from typing import Any
 
 from retscale.analysis.evidence import Evidence, gather_evidence, headline
 from retscale.analysis.figures import figure_icl, figure_per_task, figure_scaling
-from retscale.analysis.inference import AVERAGE
+from retscale.analysis.inference import AVERAGE, extrapolation_warning
 from retscale.analysis.summary import Analysis, analyze, write_tables
 from retscale.analysis.table import StudyTable, load_table
 from retscale.fileio import atomic_write, write_json
 from retscale.flops import format_count
-from retscale.study.names import FIGURES_DIR, REPORT_FILE, TABLES_DIR, CheckpointKind, StageName
+from retscale.study.names import (
+    FIGURES_DIR,
+    HYGIENE_METRICS,
+    REPORT_FILE,
+    TABLES_DIR,
+    CheckpointKind,
+    StageName,
+)
 from retscale.study.store import ResultsStore, open_store
 
 _CSS = """
@@ -111,7 +118,7 @@ def _gains_section(result: Analysis, table: StudyTable) -> str:
                      left=2))
 
 
-def _fits_section(result: Analysis) -> str:
+def _fits_section(result: Analysis, table: StudyTable) -> str:
     rows = []
     for f in result.fits:
         params = "; ".join(f"{k}={v:.4g} [{f.ci[k][0]:.3g}, {f.ci[k][1]:.3g}]" for k, v in f.params.items())
@@ -123,12 +130,28 @@ def _fits_section(result: Analysis) -> str:
            "checkpoints.</p>")
     out += _table(["group", "model", "n", "parameters [95% CI]", "R²", "RMSE", "AIC", "bootstrap fits"], rows,
                   left=2) if rows else '<p class="note">Too few checkpoints to fit a curve.</p>'
+    flops = [p.flops for p in table.suite() if p.flops]
     preds = [[f.group, f.model, f"{p['flops']:.3g}", _num(p["score"]), f"[{_num(p['low'])}, {_num(p['high'])}]",
-              f.n] for f in result.fits for p in f.predictions]
+              f.n, extrapolation_warning(flops, p["flops"]) or ""] for f in result.fits for p in f.predictions]
     if preds:
         out += "<h3>Predictions for unseen budgets (95% prediction interval)</h3>"
-        out += _table(["group", "model", "FLOPs", "predicted avg nDCG@10", "interval", "n"], preds, left=2)
+        out += _table(["group", "model", "FLOPs", "predicted avg nDCG@10", "interval", "n", "warning"], preds, left=2)
     return out
+
+
+def _hygiene_section(store: ResultsStore) -> str:
+    """What keeps evaluation zero-shot, with its counts: the split, decontamination and the overlap check."""
+    rows = [[r.checkpoint, r.stage, r.task, r.metric, f"{r.value:g}"] for r in store.rows()
+            if r.stage in (StageName.PRETRAIN, StageName.PAIRS, StageName.MINING)
+            and (r.metric.startswith("overlap_") or r.metric in HYGIENE_METRICS)]
+    if not rows:
+        return ""
+    return ("<h2>Data hygiene</h2><p>Every Wikipedia article belongs to one split (train / dev / test); training "
+            "text comes from train articles only, and a training document sharing a 13-word n-gram with an evaluation "
+            "text (a test article, or a BEIR task's corpus or queries) is dropped. The overlap check counts training "
+            "texts (mined queries and passages) equal to (<code>overlap_exact</code>) or sharing a 13-gram with "
+            "(<code>overlap_ngram13</code>) each evaluation corpus.</p>"
+            + _table(["checkpoint", "stage", "task", "metric", "value"], rows, left=4))
 
 
 def _isoflop_section(result: Analysis) -> str:
@@ -232,7 +255,7 @@ def build_report(study_dir: str | Path) -> Path:
                  _evidence_section(evidence, store),
                  "<h2>Figures</h2>", *[_figure(p, c) for p, c in figs],
                  _correlations_section(result, table), _gains_section(result, table), _isoflop_section(result),
-                 _fits_section(result),
+                 _fits_section(result, table), _hygiene_section(store),
                  _scores_section(table), _missing_section(store, table, result), _provenance_section(store)]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             "<link rel='icon' href='data:,'>"  # no favicon request: a file:// page must load with zero errors

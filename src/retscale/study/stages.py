@@ -29,6 +29,7 @@ from retscale.study.config import ExternalModel, StudyConfig
 from retscale.study.names import (
     BM25,
     CONFIG_FILE,
+    CORPUS_DATA,
     DEV_TASK,
     HELDOUT_TASK,
     ICL_ALL_TASKS,
@@ -123,12 +124,19 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
     spec = suite_spec(config)
 
     def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.pretrain.corpus import build_corpus
         from retscale.pretrain.train import pretrain_suite
 
         infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
         rows = [(i.name, m, float(v)) for i in infos
-                for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss))
+                for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss),
+                             (Metric.EPOCHS, i.epochs))
                 if v is not None]
+        meta = build_corpus(spec.corpus, show_progress=False).meta  # built by pretraining: a cache read
+        rows += [(CORPUS_DATA, metric, float(meta[metric])) for metric in
+                 (Metric.DECONTAMINATED_DOCUMENTS, Metric.EXCLUDED_TEST_ARTICLES) if metric in meta]
+        if "overlap_check_ngram13" in meta:
+            rows.append((CORPUS_DATA, Metric.PRETRAIN_OVERLAP_NGRAM13, float(meta["overlap_check_ngram13"])))
         return StageResult(rows=rows, provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
 
     return Stage(StageName.PRETRAIN, *_suite_key(spec), compute)
