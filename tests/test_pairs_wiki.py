@@ -23,7 +23,6 @@ from retscale.pairs.wiki import (
 )
 
 
-
 def _article(i: int, n_sections: int = 2) -> dict[str, str]:
     """Articles that share no 13-word n-gram (each sentence names its article): the pair builder drops a train
     article sharing one with a test article, as it would a copied one."""
