@@ -13,9 +13,10 @@ FILLER = ["the", "a", "of", "is", "about", "and", "with", "this", "text", "story
 
 def make_tiny_llama(folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """A randomly initialised 2-layer Llama with a word-level tokenizer over the fixture vocabulary."""
-    import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
+
+    from tiny_llama import tiny_llama
 
     words = ["<pad>", "<unk>", "<s>", "</s>", *TOPICS, *FILLER, "question", "passage"]
     vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
@@ -23,12 +24,9 @@ def make_tiny_llama(folder: Path, hidden: int = 32, layers: int = 2, seed: int =
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", pad_token="<pad>",
                                         bos_token="<s>", eos_token="</s>")
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=256, pad_token_id=0, bos_token_id=2, eos_token_id=3,
-                         tie_word_embeddings=False)
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = tiny_llama(len(vocab), seed=seed, hidden_size=hidden, intermediate_size=2 * hidden,
+                       num_hidden_layers=layers, max_position_embeddings=256, pad_token_id=0, bos_token_id=2,
+                       eos_token_id=3, tie_word_embeddings=False)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

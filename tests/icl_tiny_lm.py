@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
+
+from tiny_llama import tiny_llama
 
 CORPUS = [
     "The city councilmen refused the demonstrators a permit because they feared violence.",
@@ -30,8 +31,4 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
 
 
 def tiny_model(seed: int = 0) -> Any:
-    torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tiny_tokenizer()), hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=2048)
-    return LlamaForCausalLM(config).eval()
+    return tiny_llama(len(tiny_tokenizer()), seed=seed, max_position_embeddings=2048)

@@ -19,13 +19,14 @@ def _write(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def _row(n_neg: int = 2, query: str = "what is x", neg_text: str = "other") -> dict:
-    return {"query_id": "q", "query": query, "positives": [{"id": "p", "title": "X", "text": "x is a letter"}],
+def _row(n_neg: int = 2, query: str = "what is x", neg_text: str = "other", qid: str = "q") -> dict:
+    # Query ids are unique within a pairs file (retscale.pairs.formats checks it).
+    return {"query_id": qid, "query": query, "positives": [{"id": "p", "title": "X", "text": "x is a letter"}],
             "negatives": [{"id": f"n{i}", "title": "", "text": f"{neg_text} {i}"} for i in range(n_neg)]}
 
 
 def test_reads_groups_with_title_joined(tmp_path: Path) -> None:
-    groups = read_groups(_write(tmp_path / "a.jsonl", [_row(3), _row(2)]), n_negatives=2)
+    groups = read_groups(_write(tmp_path / "a.jsonl", [_row(3, qid="a"), _row(2, qid="b")]), n_negatives=2)
     assert len(groups) == 2
     assert groups[0].positive == "X x is a letter"
     assert groups[0].negatives == ("other 0", "other 1", "other 2")
@@ -34,13 +35,13 @@ def test_reads_groups_with_title_joined(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("row", "message"), [
     (_row(0), "no negatives"),
     (_row(1), "1 negatives but 2 requested"),
-    (_row(2, query="  "), "empty or missing 'query'"),
+    (_row(2, query="  "), "empty query"),  # the pairs format's own validator (retscale.pairs.formats) words these
     (_row(2, neg_text=""), None),  # "other 0" is not empty: sanity row, must pass
-    ({**_row(2), "negatives": [{"id": "n", "title": "", "text": ""}, {"id": "m", "text": "ok"}]}, "empty passage"),
-    ({**_row(2), "positives": []}, "no positives"),
+    ({**_row(2), "negatives": [{"id": "n", "title": "", "text": ""}, {"id": "m", "text": "ok"}]}, "has no text"),
+    ({**_row(2), "positives": []}, "no positive"),
 ])
 def test_bad_rows_are_user_errors_with_line(tmp_path: Path, row: dict, message: str | None) -> None:
-    path = _write(tmp_path / "bad.jsonl", [_row(2), row])
+    path = _write(tmp_path / "bad.jsonl", [_row(2, qid="first"), row])
     if message is None:
         assert len(read_groups(path, 2)) == 2
         return

@@ -5,29 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from finetune_fixtures import make_pairs, make_tiny_llama
 from retscale.finetune.config import FinetuneConfig
 from retscale.finetune.data import BatchSchedule, read_groups
 from retscale.finetune.gradcache import contrastive_backward
-from retscale.finetune.infonce import info_nce_loss
-from retscale.finetune.trainer import make_encoder
-from retscale.models.loading import load_backbone, load_tokenizer, resolve_model
+from retscale.finetune.trainer import build_encoder
+from retscale.models.loading import resolve_model
+from retscale.runtime import DistContext
 
 
 def _grads(model_dir: Path, train: Path, chunk_size: int | None, in_batch: bool) -> tuple[float, dict]:
     config = FinetuneConfig(model=str(model_dir), train=train, output=model_dir / "unused", n_negatives=3,
-                            in_batch_negatives=in_batch)
-    resolved = resolve_model(model_dir)
-    model = load_backbone(resolved).train()
-    encode = make_encoder(model, load_tokenizer(resolved), config, torch.device("cpu"), [0])
+                            in_batch_negatives=in_batch, temperature=0.05, batch_size=6)
+    encoder = build_encoder(config, resolve_model(model_dir), DistContext())
     batch = BatchSchedule(read_groups(train, 3), batch_size=6, n_negatives=3, seed=0, epochs=1).batch(0)
-
-    def loss_fn(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        return info_nce_loss(q, p, group_size=4, temperature=0.05, in_batch_negatives=in_batch)
-
-    loss = contrastive_backward(encode, batch.queries, batch.passages, loss_fn, chunk_size)
+    loss = contrastive_backward(encoder, batch.queries, batch.passages, chunk_size)
+    model = encoder.embedder.model
     return loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 

@@ -97,3 +97,41 @@ def test_lora_trains_adapters_and_saves_merged_weights(setup: tuple[Path, Path],
     assert not torch.equal(base["model.layers.0.self_attn.q_proj.weight"], weights["layers.0.self_attn.q_proj.weight"])
     # Embeddings are not LoRA targets: unchanged.
     assert torch.equal(base["model.embed_tokens.weight"], weights["embed_tokens.weight"])
+
+
+def test_finished_output_of_another_base_model_is_refused(tmp_path: Path) -> None:
+    """Issue 14: fine-tuning model B into a folder holding model A's finished fine-tune must not return A's."""
+    import json
+    import shutil
+
+    train = make_pairs(tmp_path / "pairs.jsonl", n_queries=4, n_negatives=2)
+    model_a = make_tiny_llama(tmp_path / "a", seed=0)
+    model_b = make_tiny_llama(tmp_path / "b", seed=1)
+    out = tmp_path / "out"
+
+    def config(model: Path) -> FinetuneConfig:
+        return FinetuneConfig(model=str(model), train=train, output=out, n_negatives=2, batch_size=2, max_steps=1)
+
+    assert finetune(config(model_a)) == out
+    weights = _weights(out)
+    shutil.copytree(model_a, tmp_path / "a-copy")
+    assert finetune(config(tmp_path / "a-copy")) == out  # the same model in another folder: reused
+    with pytest.raises(UserError) as refused:
+        finetune(config(model_b))
+    assert "base model" in refused.value.problem and "base_model" in refused.value.problem
+    assert refused.value.path == str(out) and "--output" in (refused.value.fix or "")
+    # Same weights, different settings (dropout) is a different model too.
+    cfg = read_json(tmp_path / "a-copy" / "config.json")
+    (tmp_path / "a-copy" / "config.json").write_text(json.dumps({**cfg, "attention_dropout": 0.1}))
+    with pytest.raises(UserError, match="base_model"):
+        finetune(config(tmp_path / "a-copy"))
+    assert all(torch.equal(weights[k], v) for k, v in _weights(out).items())  # A's result left as it was
+    # A marker written before run identities were recorded is still checked on what it holds.
+    marker = read_json(out / "retscale.json")
+    del marker["identity"]
+    (out / "retscale.json").write_text(json.dumps(marker))
+    assert finetune(config(model_a)) == out
+    with pytest.raises(UserError, match="base_model"):
+        finetune(config(model_b))
+    other = finetune(config(model_b).model_copy(update={"output": tmp_path / "out-b"}))
+    assert not torch.equal(_weights(other)["layers.0.mlp.up_proj.weight"], weights["layers.0.mlp.up_proj.weight"])

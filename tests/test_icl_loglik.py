@@ -10,7 +10,7 @@ import torch
 from icl_tiny_lm import tiny_model, tiny_tokenizer
 from retscale.icl.loglik import ContinuationScore, direct_score, score_requests
 from retscale.icl.prompts import Encoder, Request, encode_partition
-from retscale.icl.tasks import TaskSpec, read_jsonl_items
+from retscale.icl.tasks import IclTaskSpec, read_jsonl_items
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -24,7 +24,7 @@ def requests(shared_data: Path) -> list[Request]:
                                       ("lambada_small", "language_modeling", 0, 2),
                                       ("hellaswag_small", "multiple_choice", 0, 2)):
         items = read_jsonl_items(small / f"{name}.jsonl", task_type)
-        spec = TaskSpec(name, task_type, "x", (k,), continuation_delimiter="\nAnswer: ")
+        spec = IclTaskSpec(name, task_type, "x", (k,), continuation_delimiter="\nAnswer: ")
         out += [r for e in encode_partition(spec, items, k, enc, limit) for r in e.requests]
     # single-token continuations exercise the shared-prefix shortcut
     out += [Request(out[0].context, (t,), "", "") for t in (5, 6, 7)]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from icl_tiny_lm import tiny_tokenizer
 from retscale.icl.prompts import Encoder, encode_partition, fewshot_indices, needs_prefix_space
-from retscale.icl.tasks import LMItem, MCItem, QAItem, SchemaItem, TaskSpec, read_jsonl_items
+from retscale.icl.tasks import IclTaskSpec, LMItem, MCItem, QAItem, SchemaItem, read_jsonl_items
 
-MC = TaskSpec("arc", "multiple_choice", "x.jsonl", (2,), continuation_delimiter="\nAnswer: ")
+MC = IclTaskSpec("arc", "multiple_choice", "x.jsonl", (2,), continuation_delimiter="\nAnswer: ")
 ITEMS = [MCItem(f" question {i} ", (f"yes {i}", f"no {i}"), i % 2) for i in range(6)]
 
 
@@ -56,7 +56,7 @@ def test_context_window_trims_from_the_left() -> None:
 
 def test_schema_prompts_zero_and_few_shot(shared_data: Path) -> None:
     items = read_jsonl_items(shared_data / "icl" / "gauntlet" / "small" / "winograd_small.jsonl", "schema")
-    spec = TaskSpec("winograd", "schema", "x.jsonl", (0,))
+    spec = IclTaskSpec("winograd", "schema", "x.jsonl", (0,))
     zero = encode_partition(spec, items, 0, Encoder(tiny_tokenizer(), 2048), limit=1)[0]
     first = items[0]
     assert isinstance(first, SchemaItem)
@@ -70,9 +70,9 @@ def test_schema_prompts_zero_and_few_shot(shared_data: Path) -> None:
 
 def test_lm_and_qa_prompts() -> None:
     enc = Encoder(tiny_tokenizer(), 2048)
-    lm = encode_partition(TaskSpec("l", "language_modeling", "x", (0,)), [LMItem("The cat sat on the", "mat")], 0, enc)
+    lm = encode_partition(IclTaskSpec("l", "language_modeling", "x", (0,)), [LMItem("The cat sat on the", "mat")], 0, enc)
     assert lm[0].requests[0].context_text == "The cat sat on the" and lm[0].requests[0].continuation_text == " mat"
-    qa_spec = TaskSpec("q", "generation_task_with_answers", "x", (1,), continuation_delimiter="\nA:",
+    qa_spec = IclTaskSpec("q", "generation_task_with_answers", "x", (1,), continuation_delimiter="\nA:",
                        question_prelimiter="Q: ", cot_delimiter=" so ")
     qa_items = [QAItem("one plus one?", "2", (), "1+1=2"), QAItem("two plus two?", "4", ("four",), "2+2=4")]
     qa = encode_partition(qa_spec, qa_items, 1, enc)

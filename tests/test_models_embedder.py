@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import BertConfig, BertModel, LlamaConfig, LlamaModel
+from transformers import BertConfig, BertModel
 
 from retscale.errors import UserError
 from retscale.models.embedder import DECODER_MAX_LENGTH, Embedder
 from retscale.models.loading import load_tokenizer, resolve_model
+from tiny_llama import tiny_llama
 
 TEXTS = [
     "Dense retrieval with decoder language models.",
@@ -36,9 +37,7 @@ def _tiny(kind: str) -> torch.nn.Module:
         config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                             intermediate_size=64, max_position_embeddings=128)
         return BertModel(config).eval()
-    config = LlamaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128, pad_token_id=0)
-    return LlamaModel(config).eval()
+    return tiny_llama(30522, lm_head=False, seed=None, max_position_embeddings=128, pad_token_id=0)
 
 
 CASES = [("bert", "mean"), ("bert", "cls"), ("llama", "last"), ("llama", "mean")]

@@ -84,11 +84,10 @@ def test_gguf_decoder_loads_as_an_embedder() -> None:
 
 
 def test_load_causal_lm_and_backbone_from_a_local_folder(tmp_path: Path) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tiny_llama import tiny_llama
 
-    config = LlamaConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=32)
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tiny_llama(64, seed=None, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+               intermediate_size=32).save_pretrained(tmp_path)
     resolved = resolve_model(tmp_path)
     assert is_decoder(load_backbone(resolved).config)
     assert type(load_causal_lm(resolved)).__name__ == "LlamaForCausalLM"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from retscale.pretrain.checkpoint import read_checkpoint_info
+from retscale.pretrain.checkpoint import read_pretraining_record
 from retscale.pretrain.control import control_name, save_random_init_controls
 from retscale.pretrain.corpus import build_corpus
 from retscale.pretrain.model import build_model
@@ -23,7 +23,7 @@ def test_controls_are_the_untrained_start_of_each_size(tmp_path: Path, one_torch
     corpus = build_corpus(spec.corpus, show_progress=False)
     for info, ck in zip(infos, [next(c for c in spec.checkpoints() if c.size == s) for s in spec.sizes], strict=True):
         assert (info.tokens, info.flops_6nd, info.n_params) == (0, 0.0, ck.n_params)
-        assert read_checkpoint_info(tmp_path / info.name) == info
+        assert read_pretraining_record(tmp_path / info.name) == info
         # untrained: held-out loss near ln(vocab), far above any trained checkpoint's
         assert info.heldout_loss is not None and abs(info.heldout_loss - math.log(spec.vocab_size)) < 1.0
         saved = AutoModelForCausalLM.from_pretrained(tmp_path / info.name)

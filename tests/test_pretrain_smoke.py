@@ -9,7 +9,7 @@ import pytest
 
 from retscale.cli import main
 from retscale.errors import UserError
-from retscale.pretrain.checkpoint import list_checkpoints, read_checkpoint_info
+from retscale.pretrain.checkpoint import list_checkpoints, read_pretraining_record
 from retscale.pretrain.suite import SUITES
 
 
@@ -34,7 +34,7 @@ def test_smoke_suite_end_to_end(shared_data: Path, tmp_path: Path, capsys: pytes
     assert main(["pretrain", "smoke", "--output", str(out)]) == 0
     assert "est" in capsys.readouterr().out  # the plan (with probed times) is printed before training
     spec = SUITES["smoke"]
-    infos = [read_checkpoint_info(out / ck.name) for ck in spec.checkpoints()]
+    infos = [read_pretraining_record(out / ck.name) for ck in spec.checkpoints()]
     for ck, info in zip(spec.checkpoints(), infos, strict=True):
         assert info.n_params == ck.n_params and info.tokens == ck.tokens
         assert info.flops_6nd == 6 * info.n_params * info.tokens

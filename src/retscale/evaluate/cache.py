@@ -23,8 +23,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from retscale.errors import UserError
-from retscale.evaluate.distributed import DistContext
 from retscale.fileio import read_json, sha256_file, stable_hash, write_json
+from retscale.runtime import DistContext
 from retscale.settings import cache_dir
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated registry names (or groups) and/or paths to BEIR folders or zips")
     parser.add_argument("--output", required=True, type=Path, help="folder for <task>.json results")
     parser.add_argument("--split", default=None, help="qrels split (None = the task's evaluation split)")
-    parser.add_argument("--pooling", choices=("mean", "last", "cls"), default=None,
+    from retscale.models.pooling import POOLINGS
+
+    parser.add_argument("--pooling", choices=POOLINGS, default=None,
                         help="pooling (None = the model's sentence-transformers config, else mean)")
     parser.add_argument("--max-length", type=int, default=None,
                         help="max tokens per text (None = the model's own; 128 for decoders)")
@@ -52,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from retscale.data import load_task
     from retscale.data.registry import expand_tasks
     from retscale.errors import UserError
-    from retscale.evaluate.distributed import init_distributed, shutdown_distributed
     from retscale.evaluate.retrievers import make_retriever
     from retscale.evaluate.runner import evaluate_task
     from retscale.fileio import stable_hash
+    from retscale.runtime import init_distributed, shutdown_distributed
 
     tasks = expand_tasks([t.strip() for t in args.tasks.split(",") if t.strip()])
     if not tasks:

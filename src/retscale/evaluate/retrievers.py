@@ -1,7 +1,8 @@
 """Retrievers for ``evaluate``: anything with ``name``, ``describe()`` and ``search(dataset, top_k)``.
 
-``DenseRetriever`` embeds the corpus (cached on disk, optionally sharded over torchrun ranks) and queries with an
-``Embedder`` and runs exact search; ``make_retriever`` builds it or the BM25 baseline from a ``--model`` value.
+``DenseRetriever`` embeds the corpus (cached on disk, optionally sharded over torchrun ranks) and queries with a
+``BiEncoder`` and runs exact search with its similarity; ``make_retriever`` builds it or the BM25 baseline from a
+``--model`` value.
 """
 
 from __future__ import annotations
@@ -9,31 +10,34 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from retscale.evaluate.distributed import DistContext
+from retscale.runtime import DistContext
 
 if TYPE_CHECKING:
     from retscale.data import BeirDataset
+    from retscale.models.biencoder import BiEncoder
     from retscale.models.embedder import Embedder
 
 
 class DenseRetriever:
-    """Exact cosine (or dot) search over ``Embedder`` embeddings."""
+    """Exact search over a ``BiEncoder``'s embeddings with its similarity (an ``Embedder`` is wrapped in one)."""
 
-    def __init__(self, embedder: Embedder, *, batch_size: int = 32, score: str = "cos", use_cache: bool = True,
+    def __init__(self, encoder: BiEncoder | Embedder, *, batch_size: int = 32, use_cache: bool = True,
                  ctx: DistContext | None = None, show_progress: bool = True) -> None:
-        self.embedder = embedder
+        from retscale.models.biencoder import BiEncoder
+
+        self.encoder = encoder if isinstance(encoder, BiEncoder) else BiEncoder(encoder)
+        self.embedder = self.encoder.embedder
         self.batch_size = batch_size
-        self.score = score
         self.use_cache = use_cache
         self.ctx = ctx or DistContext()
         self.show_progress = show_progress
         self.timings: dict[str, Any] = {}
-        source = embedder.source
-        self.name = source.name if source is not None else type(embedder.model).__name__
+        source = self.embedder.source
+        self.name = source.name if source is not None else type(self.embedder.model).__name__
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "dense", "score": self.score, "batch_size": self.batch_size,
-                "world_size": self.ctx.world_size, **self.embedder.describe()}
+        return {"name": self.name, "kind": "dense", "batch_size": self.batch_size, "world_size": self.ctx.world_size,
+                **self.encoder.describe()}
 
     def _cache_fields(self, dataset: BeirDataset) -> dict[str, Any]:
         info = self.embedder.describe()
@@ -51,7 +55,7 @@ class DenseRetriever:
         texts = [prefix + passage_text(doc) for doc in dataset.corpus.values()]
         if not self.use_cache and self.ctx.world_size == 1:
             return self.embedder.encode(texts, batch_size=self.batch_size, show_progress=self.show_progress,
-                                        desc="encoding corpus")
+                                        desc="encoding corpus")  # texts carry the passage prefix already
         cache = CorpusEmbeddingCache(self._cache_fields(dataset), len(texts), self.embedder.dim)
         cached = cache.load() if self.use_cache else None
         self.timings["corpus_cache_hit"] = cached is not None
@@ -71,13 +75,13 @@ class DenseRetriever:
             return {}
         start = time.perf_counter()
         query_ids = list(dataset.queries)
-        queries = self.embedder.encode_queries([dataset.queries[q] for q in query_ids], batch_size=self.batch_size,
-                                               show_progress=self.show_progress, desc="encoding queries")
+        queries = self.encoder.encode_queries([dataset.queries[q] for q in query_ids], batch_size=self.batch_size,
+                                              show_progress=self.show_progress, desc="encoding queries")
         self.timings["encode_queries_seconds"] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()
         drop_same = dataset.ignore_identical_ids
         # One extra hit so that dropping the query's own document still leaves top_k.
-        scores, indices = exact_search(queries, corpus, top_k + int(drop_same), score=self.score)
+        scores, indices = exact_search(queries, corpus, top_k + int(drop_same), score=self.encoder.score)
         run = to_run(query_ids, list(dataset.corpus), scores, indices, top_k, ignore_identical_ids=drop_same)
         self.timings["search_seconds"] = round(time.perf_counter() - start, 3)
         return run
@@ -111,6 +115,7 @@ def make_retriever(model: str, *, pooling: str | None = None, max_length: int | 
     import torch
 
     from retscale.errors import UserError
+    from retscale.models.biencoder import BiEncoder
     from retscale.models.embedder import Embedder
 
     dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -120,4 +125,4 @@ def make_retriever(model: str, *, pooling: str | None = None, max_length: int | 
     embedder = Embedder.load(model, pooling=pooling, max_length=max_length, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, dtype=dtypes[dtype])
     embedder.model.to(ctx.device)
-    return DenseRetriever(embedder, batch_size=batch_size, score=score, use_cache=use_cache, ctx=ctx)
+    return DenseRetriever(BiEncoder(embedder, score=score), batch_size=batch_size, use_cache=use_cache, ctx=ctx)

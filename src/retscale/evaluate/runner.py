@@ -8,11 +8,8 @@ library versions and timings. A result whose provenance key matches an existing 
 from __future__ import annotations
 
 import logging
-import platform
-import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +17,12 @@ import numpy as np
 
 from retscale.evaluate.metrics import CONTRASTIVE_ENTROPY, compute_metrics, per_query_metrics
 from retscale.fileio import read_json, stable_hash, write_json
+from retscale.runtime import provenance as make_provenance
 
 if TYPE_CHECKING:
     from retscale.data import BeirDataset
 
 log = logging.getLogger(__name__)
-LIBRARIES = ("retscale", "torch", "transformers", "sentence-transformers", "tokenizers", "pytrec-eval-terrier",
-             "numpy", "bm25s")
 
 
 @dataclass
@@ -38,16 +34,6 @@ class TaskResult:
     reused: bool = False
     # per-query values (``{"qids": [...], metric: [...]}``, one value per qid): what a query bootstrap resamples
     per_query: dict[str, list[Any]] = field(default_factory=dict)
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def dataset_provenance(dataset: BeirDataset) -> dict[str, Any]:
@@ -93,8 +79,7 @@ def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: st
         per_query[CONTRASTIVE_ENTROPY] = [float(v) for v in values]
         metrics[CONTRASTIVE_ENTROPY] = float(np.nanmean(values)) if len(values) else float("nan")
     timings = {"total_seconds": round(total, 3), **getattr(retriever, "timings", {})}
-    provenance = {"key": key, "retriever": description, "dataset": dataset_provenance(dataset), "top_k": top_k,
-                  "timings": timings, "versions": library_versions(),
-                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    provenance = make_provenance(key=key, retriever=description, dataset=dataset_provenance(dataset), top_k=top_k,
+                                 timings=timings)
     write_json(path, {"task": dataset.name, "metrics": metrics, "provenance": provenance, "per_query": per_query})
     return TaskResult(dataset.name, metrics, provenance, path, per_query=per_query)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from retscale.models.similarity import similarity_fn
 
 
 def exact_search(queries: np.ndarray, corpus: np.ndarray, top_k: int, *, score: str = "cos",
@@ -18,23 +19,18 @@ def exact_search(queries: np.ndarray, corpus: np.ndarray, top_k: int, *, score: 
 
     ``score`` is ``"cos"`` (cosine similarity) or ``"dot"`` (inner product).
     """
-    if score not in ("cos", "dot"):
-        raise ValueError(f"score must be 'cos' or 'dot', not {score!r}")
+    similarity = similarity_fn(score)
     n_docs = corpus.shape[0]
     k = min(top_k, n_docs)
     all_scores = np.empty((queries.shape[0], k), dtype=np.float32)
     all_indices = np.empty((queries.shape[0], k), dtype=np.int64)
     for q_start in range(0, queries.shape[0], query_chunk):
         q = torch.from_numpy(np.ascontiguousarray(queries[q_start:q_start + query_chunk], dtype=np.float32))
-        if score == "cos":
-            q = F.normalize(q, dim=-1)
         best_scores = torch.full((q.shape[0], 0), float("-inf"))
         best_indices = torch.zeros((q.shape[0], 0), dtype=torch.long)
         for d_start in range(0, n_docs, doc_chunk):
             block = torch.from_numpy(np.array(corpus[d_start:d_start + doc_chunk], dtype=np.float32))  # copy: memmaps are read-only
-            if score == "cos":
-                block = F.normalize(block, dim=-1)
-            sims = q @ block.T
+            sims = similarity(q, block)
             block_scores, block_indices = torch.topk(sims, min(k, sims.shape[1]), dim=1)
             merged_scores = torch.cat([best_scores, block_scores], dim=1)
             merged_indices = torch.cat([best_indices, block_indices + d_start], dim=1)

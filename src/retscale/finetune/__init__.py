@@ -1,7 +1,9 @@
 """Contrastive fine-tuning (InfoNCE with hard negatives) that turns a decoder or encoder into a retriever.
 
-``finetune(FinetuneConfig(...)) -> Path`` — see ``trainer`` for the loop, ``infonce`` for the loss, ``gradcache``
-for the memory-bounded chunked mode, ``data`` for the training-file reader and ``distributed`` for torchrun/DDP.
+``finetune(FinetuneConfig(...)) -> Path`` — see ``trainer`` for the loop, ``infonce`` for the loss (the
+``retscale.models.BiEncoder``'s objective), ``gradcache`` for the memory-bounded chunked mode, ``data`` for the
+training groups, ``checkpoint`` / ``output`` for resumable and finished state; torchrun/DDP comes from
+``retscale.runtime``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from retscale.models.pooling import Pooling
+
 # E5 (Wang et al. 2022) fine-tunes with τ = 0.01 and the paper's recipe follows E5, so we do too: a sharp softmax
 # over 16 candidates that keeps pushing hard negatives away after easy ones are solved. (For scale:
 # sentence-transformers' MultipleNegativesRankingLoss uses scale 20, i.e. τ = 0.05.)
@@ -33,7 +35,7 @@ class FinetuneOptions(BaseModel):
     temperature: float = Field(DEFAULT_TEMPERATURE, gt=0, description="InfoNCE τ (logits = cos / τ)")
     in_batch_negatives: bool = Field(False, description="also use the other queries' passages as negatives")
     gather_across_ranks: bool = Field(False, description="with DDP, in-batch negatives come from every rank")
-    pooling: Literal["mean", "last", "cls"] = "mean"
+    pooling: Pooling = "mean"
     query_prefix: str = ""
     passage_prefix: str = ""
     query_max_length: int = Field(128, ge=1)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from retscale.data.types import passage_text
 from retscale.errors import UserError
-from retscale.fileio import iter_jsonl
+from retscale.pairs.formats import read_numbered_pairs
 
 
 @dataclass(frozen=True)
@@ -23,43 +23,22 @@ class TrainGroup:
     negatives: tuple[str, ...]  # all mined negatives; ``k`` of them are drawn per epoch
 
 
-def _passage(obj: object, path: Path, line: int, field: str) -> str:
-    if isinstance(obj, str):
-        text = obj.strip()
-    elif isinstance(obj, dict):
-        text = passage_text({"title": str(obj.get("title") or ""), "text": str(obj.get("text") or "")})
-    else:
-        raise UserError(f"each entry of {field!r} must be an object with title/text", path=path, line=line)
-    if not text:
-        raise UserError(f"empty passage text in {field!r}", path=path, line=line,
-                        fix="drop the empty passage or fill in its title/text")
-    return text
-
-
 def read_groups(path: str | Path, n_negatives: int) -> list[TrainGroup]:
-    """Read and validate every line; a line without a query, positive or ``n_negatives`` negatives is an error."""
+    """Read a pairs file (validated by ``retscale.pairs.formats``, any format it reads); a pair with fewer than
+    ``n_negatives`` negatives is an error. A group's passages are what an embedder sees: ``title + " " + text``."""
     path = Path(path)
     if not path.is_file():
         raise UserError("training file not found", path=path, fix="pass a pairs .jsonl made by 'retscale mine'")
     groups = []
-    for line, obj in iter_jsonl(path):
-        query = str(obj.get("query") or "").strip()
-        if not query:
-            raise UserError("empty or missing 'query'", path=path, line=line)
-        positives = obj.get("positives") or []
-        if not isinstance(positives, list) or not positives:
-            raise UserError("no positives", path=path, line=line, fix="each line needs at least one positive")
-        negatives = obj.get("negatives") or []
-        if not isinstance(negatives, list):
-            raise UserError("'negatives' must be a list", path=path, line=line)
+    for line, pair in read_numbered_pairs(path):
+        negatives = pair["negatives"]
         if not negatives:
-            raise UserError("no negatives", path=path, line=line,
-                            fix="mine hard negatives first ('retscale mine')")
+            raise UserError("no negatives", path=path, line=line, fix="mine hard negatives first ('retscale mine')")
         if len(negatives) < n_negatives:
             raise UserError(f"{len(negatives)} negatives but {n_negatives} requested", path=path, line=line,
                             fix=f"mine more negatives or pass --n-negatives {len(negatives)}")
-        groups.append(TrainGroup(query=query, positive=_passage(positives[0], path, line, "positives"),
-                                 negatives=tuple(_passage(n, path, line, "negatives") for n in negatives)))
+        groups.append(TrainGroup(query=pair["query"].strip(), positive=passage_text(pair["positives"][0]),
+                                 negatives=tuple(passage_text(n) for n in negatives)))
     if not groups:
         raise UserError("training file has no examples", path=path)
     return groups

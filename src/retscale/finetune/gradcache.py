@@ -15,31 +15,34 @@ chunk. Cost: one extra forward pass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-# encode(texts, kind) -> [len(texts), D] embeddings; kind is "query" or "passage" (they differ in max length/prefix)
-EncodeFn = Callable[[list[str], str], torch.Tensor]
-# loss(query_embeddings, passage_embeddings) -> scalar to minimise
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:
+    from retscale.models.biencoder import BiEncoder
+
+EmbedFn = Callable[[list[str]], torch.Tensor]  # texts -> [len(texts), D]: the bi-encoder's embed_queries/passages
+RngStates = list[tuple[torch.Tensor, list[torch.Tensor]]]
 
 
-def contrastive_backward(encode: EncodeFn, queries: list[str], passages: list[str], loss_fn: LossFn,
+def contrastive_backward(encoder: BiEncoder, queries: list[str], passages: list[str],
                          chunk_size: int | None = None) -> float:
-    """Forward and backward for one batch; gradients accumulate in the parameters. Returns the loss value."""
+    """Forward and backward of ``encoder.loss`` for one batch; gradients accumulate in the parameters. Returns
+    the loss value."""
     if not chunk_size:
-        loss = loss_fn(encode(queries, "query"), encode(passages, "passage"))
+        loss = encoder.loss(encoder.embed_queries(queries), encoder.embed_passages(passages))
         loss.backward()
         return float(loss.detach())
-    q_cached, q_rng = _embed_without_graph(encode, queries, "query", chunk_size)
-    p_cached, p_rng = _embed_without_graph(encode, passages, "passage", chunk_size)
+    q_cached, q_rng = _embed_without_graph(encoder.embed_queries, queries, chunk_size)
+    p_cached, p_rng = _embed_without_graph(encoder.embed_passages, passages, chunk_size)
     q_leaf = q_cached.requires_grad_()
     p_leaf = p_cached.requires_grad_()
-    loss = loss_fn(q_leaf, p_leaf)
+    loss = encoder.loss(q_leaf, p_leaf)
     loss.backward()
     assert q_leaf.grad is not None and p_leaf.grad is not None
-    _backward_through_chunks(encode, queries, "query", chunk_size, q_leaf.grad, q_rng)
-    _backward_through_chunks(encode, passages, "passage", chunk_size, p_leaf.grad, p_rng)
+    _backward_through_chunks(encoder.embed_queries, queries, chunk_size, q_leaf.grad, q_rng)
+    _backward_through_chunks(encoder.embed_passages, passages, chunk_size, p_leaf.grad, p_rng)
     return float(loss.detach())
 
 
@@ -52,19 +55,17 @@ def _capture_rng() -> tuple[torch.Tensor, list[torch.Tensor]]:
     return torch.get_rng_state(), cuda
 
 
-def _embed_without_graph(encode: EncodeFn, texts: list[str], kind: str,
-                         chunk_size: int) -> tuple[torch.Tensor, list[tuple[torch.Tensor, list[torch.Tensor]]]]:
+def _embed_without_graph(embed: EmbedFn, texts: list[str], chunk_size: int) -> tuple[torch.Tensor, RngStates]:
     parts, states = [], []
     for start in range(0, len(texts), chunk_size):
         states.append(_capture_rng())
         with torch.no_grad():
-            parts.append(encode(texts[start:start + chunk_size], kind).detach())
+            parts.append(embed(texts[start:start + chunk_size]).detach())
     return torch.cat(parts), states
 
 
-def _backward_through_chunks(encode: EncodeFn, texts: list[str], kind: str, chunk_size: int,
-                             cached_grad: torch.Tensor,
-                             states: list[tuple[torch.Tensor, list[torch.Tensor]]]) -> None:
+def _backward_through_chunks(embed: EmbedFn, texts: list[str], chunk_size: int, cached_grad: torch.Tensor,
+                             states: RngStates) -> None:
     devices = _cuda_devices()
     for index, start in enumerate(range(0, len(texts), chunk_size)):
         cpu_state, cuda_states = states[index]
@@ -73,6 +74,6 @@ def _backward_through_chunks(encode: EncodeFn, texts: list[str], kind: str, chun
             torch.set_rng_state(cpu_state)
             for device, state in zip(devices, cuda_states, strict=True):
                 torch.cuda.set_rng_state(state, device)
-            embedded = encode(texts[start:start + chunk_size], kind)
+            embedded = embed(texts[start:start + chunk_size])
         grad = cached_grad[start:start + chunk_size].to(embedded.dtype)
         (embedded * grad).sum().backward()

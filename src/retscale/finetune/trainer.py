@@ -1,56 +1,60 @@
 """The contrastive fine-tuning loop: ``finetune(config) -> output folder``.
 
-Read as a script: load data and model, build AdamW + linear warmup/decay, maybe resume, then for each step embed
-the batch's queries and grouped passages, InfoNCE, backward (plain or GradCache), sum gradients across ranks,
-clip, step, and every ``checkpoint_every`` steps save a resumable checkpoint. At the end rank 0 writes a
-Hugging Face + sentence-transformers model folder and ``retscale.json``.
+Read as a script: read the training groups, build the bi-encoder (backbone + pooling + InfoNCE), AdamW with linear
+warmup/decay, maybe resume; then each step embeds the batch's queries and grouped passages, backpropagates the loss
+(plain or GradCache), sums gradients across ranks, clips and steps, and every ``checkpoint_every`` steps saves a
+resumable checkpoint. At the end rank 0 writes a Hugging Face + sentence-transformers model folder and
+``retscale.json``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from retscale.errors import UserError
-from retscale.fileio import read_json, sha256_file
-from retscale.finetune import distributed as ddp
-from retscale.finetune.checkpoint import Progress, load_checkpoint, remove_checkpoint, save_checkpoint
+from retscale.fileio import sha256_file
+from retscale.finetune.checkpoint import (
+    Progress,
+    differences,
+    load_checkpoint,
+    remove_checkpoint,
+    save_checkpoint,
+)
 from retscale.finetune.config import FinetuneConfig
-from retscale.finetune.data import BatchSchedule, read_groups
+from retscale.finetune.data import BatchSchedule, TrainGroup, read_groups
 from retscale.finetune.gradcache import contrastive_backward
-from retscale.finetune.infonce import info_nce_loss
-from retscale.finetune.output import MARKER, is_finished, write_output
+from retscale.finetune.infonce import InfoNCELoss
+from retscale.finetune.output import MARKER, finished_identity, write_output
+from retscale.models.biencoder import BiEncoder
 from retscale.models.embedder import Embedder
-from retscale.models.loading import load_backbone, load_tokenizer, resolve_model
+from retscale.models.loading import ResolvedModel, load_backbone, load_tokenizer, resolve_model
+from retscale.runtime import (
+    DistContext,
+    all_reduce_sum,
+    broadcast_parameters,
+    decay_groups,
+    init_distributed,
+    seed_everything,
+    shutdown_distributed,
+    sum_gradients,
+)
 
 log = logging.getLogger(__name__)
 
 
-def pick_device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def linear_warmup_decay(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
-    """LR multiplier: 0 → 1 linearly over the warmup steps, then linearly down to 0 at the last step."""
+    """LR multiplier: ``(step + 1) / warmup`` over the warmup steps, then linearly down to 0 at the last step.
+
+    Not ``transformers.get_linear_schedule_with_warmup``: that one starts at ``step / warmup``, so its first step
+    has learning rate 0 and every fine-tuned number of a study would move; the decay part is the same."""
     warmup = math.ceil(total_steps * warmup_ratio)
 
     def factor(step: int) -> float:
@@ -80,112 +84,98 @@ def prepare_backbone(backbone: Any, config: FinetuneConfig) -> Any:
     return backbone.train()
 
 
-def make_encoder(model: Any, tokenizer: Any, config: FinetuneConfig, device: torch.device,
-                 counter: list[int]) -> Callable[[list[str], str], torch.Tensor]:
-    """``encode(texts, kind)`` → normalised embeddings; ``kind`` ("query"/"passage") picks prefix and max length."""
-    views = {kind: Embedder(model, tokenizer, pooling=config.pooling, normalize=True, max_length=max_length,
-                            query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
-             for kind, max_length in (("query", config.query_max_length), ("passage", config.passage_max_length))}
-    prefixes = {"query": config.query_prefix, "passage": config.passage_prefix}
-    autocast = config.precision == "bf16" and device.type == "cuda"
-
-    def encode(texts: list[str], kind: str) -> torch.Tensor:
-        view = views[kind]
-        batch = {k: v.to(device) for k, v in view.tokenize([prefixes[kind] + t for t in texts]).items()}
-        if torch.is_grad_enabled():  # count each text once, also in GradCache mode (no-grad pass + replay)
-            counter[0] += int(batch["attention_mask"].sum())
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
-        with ctx:
-            return view.embed(batch)
-
-    return encode
+def build_encoder(config: FinetuneConfig, base: ResolvedModel, dist: DistContext) -> BiEncoder:
+    """The bi-encoder being trained: ``base`` seeded, prepared and on this rank's device, with the run's InfoNCE."""
+    tokenizer = load_tokenizer(base, padding_side="right")
+    seed_everything(config.seed)  # before loading: LoRA adapters (and any newly initialised weights) draw from it
+    backbone = prepare_backbone(load_backbone(base), config).to(dist.device)
+    embedder = Embedder(backbone, tokenizer, pooling=config.pooling, normalize=True,
+                        max_length=max(config.query_max_length, config.passage_max_length),
+                        query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
+    loss = InfoNCELoss(group_size=1 + config.n_negatives, temperature=config.temperature,
+                       in_batch_negatives=config.in_batch_negatives, gather_across_ranks=config.gather_across_ranks,
+                       global_batch_size=config.batch_size, dist=dist)
+    bf16 = config.precision == "bf16" and dist.device.startswith("cuda")
+    return BiEncoder(embedder, query_max_length=config.query_max_length,
+                     passage_max_length=config.passage_max_length, loss=loss,
+                     autocast_dtype=torch.bfloat16 if bf16 else None)
 
 
-def make_optimizer(model: torch.nn.Module, config: FinetuneConfig) -> torch.optim.AdamW:
-    params = [p for p in model.parameters() if p.requires_grad]
-    # Usual practice: no weight decay on biases and norm gains (1-D tensors).
-    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.learning_rate)
+def run_identity(config: FinetuneConfig, base: ResolvedModel) -> dict[str, Any]:
+    """Everything that changes the fine-tuned weights: a checkpoint resumes, and a finished output is returned,
+    only when this matches."""
+    return {"recipe": config.recipe(), "data_sha256": sha256_file(config.train), "base_model": base.identity()}
 
 
 def finetune(config: FinetuneConfig, on_step: Callable[[int], None] | None = None) -> Path:
     """Fine-tune ``config.model`` on ``config.train``; returns the output folder. ``on_step(step)`` runs after
     each optimiser step (tests use it to simulate a crash)."""
     output = Path(config.output)
-    if is_finished(output) and not config.overwrite:
-        done = read_json(output / MARKER)
-        if done.get("recipe") != config.recipe() or done.get("data", {}).get("sha256") != sha256_file(config.train):
-            raise UserError("the output folder holds a finished fine-tune with a different recipe or training file",
-                            path=output, fix="use a new --output folder, or --overwrite to replace it")
-        log.info("%s is already a finished fine-tune; returning it (pass --overwrite to redo)", output)
-        return output
+    groups = read_groups(config.train, config.n_negatives)
+    base = resolve_model(config.model)
+    identity = run_identity(config, base)
     if config.overwrite:
         remove_checkpoint(output)
         (output / MARKER).unlink(missing_ok=True)
-    device = pick_device(config.device, int(os.environ.get("LOCAL_RANK", "0")))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)  # NCCL needs each process on its own GPU
-    info = ddp.init_distributed(device)
+    elif _finished_with(output, identity):
+        log.info("%s is already a finished fine-tune of this model, recipe and data; returning it "
+                 "(pass --overwrite to redo)", output)
+        return output
+    dist = init_distributed(config.device)
     # With τ = 0.01 the softmax gradients of easy negatives underflow to denormal floats, which make CPU matmuls
     # in the backward pass 10-100x slower; flushing them to zero changes nothing measurable.
     torch.set_flush_denormal(True)
     try:
-        return _train(config, output, info, device, on_step)
+        return _train(config, groups, base, identity, dist, on_step)
     finally:
         torch.set_flush_denormal(False)
-        ddp.shutdown(info)
+        shutdown_distributed(dist)
 
 
-def _train(config: FinetuneConfig, output: Path, info: ddp.DistInfo, device: torch.device,
-           on_step: Callable[[int], None] | None) -> Path:
-    if info.world_size > 1 and config.batch_size % info.world_size:
-        raise UserError(f"batch size {config.batch_size} does not split evenly over {info.world_size} processes",
-                        fix=f"use a multiple of {info.world_size}")
-    groups = read_groups(config.train, config.n_negatives)
+def _finished_with(output: Path, identity: dict[str, Any]) -> bool:
+    """True if ``output`` is a finished fine-tune of this identity; a finished one of another run is an error
+    rather than something to return (it would be a different model's result) or to overwrite unasked."""
+    recorded = finished_identity(output)
+    if recorded is None:
+        return False
+    # Outputs from before identities were recorded hold only some base-model fields: compare those.
+    current = {**identity, "base_model": {k: identity["base_model"].get(k) for k in recorded.get("base_model", {})}}
+    changed = differences(current, recorded)
+    if changed:
+        raise UserError("the output folder holds a finished fine-tune with a different recipe, training file or "
+                        f"base model (differs in: {', '.join(changed)})", path=output,
+                        fix="use a new --output folder, or --overwrite to replace it")
+    return True
+
+
+def _train(config: FinetuneConfig, groups: list[TrainGroup], base: ResolvedModel, identity: dict[str, Any],
+           dist: DistContext, on_step: Callable[[int], None] | None) -> Path:
+    output = Path(config.output)
+    if config.batch_size % dist.world_size:
+        raise UserError(f"batch size {config.batch_size} does not split evenly over {dist.world_size} processes",
+                        fix=f"use a multiple of {dist.world_size}")
     schedule = BatchSchedule(groups, batch_size=config.batch_size, n_negatives=config.n_negatives,
                              seed=config.seed, epochs=config.epochs)
     total_steps = min(schedule.total_steps, config.max_steps or schedule.total_steps)
-    data_sha256 = sha256_file(config.train)
 
-    resolved = resolve_model(config.model)
-    tokenizer = load_tokenizer(resolved, padding_side="right")
-    seed_everything(config.seed)
-    model = prepare_backbone(load_backbone(resolved), config).to(device)
-    ddp.broadcast_parameters(model, info)
+    encoder = build_encoder(config, base, dist)
+    model = encoder.embedder.model
+    broadcast_parameters(model, dist)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(model, config)
+    optimizer = torch.optim.AdamW(decay_groups(model, config.weight_decay), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(total_steps, config.warmup_ratio))
-
-    identity = {"recipe": config.recipe(), "data_sha256": data_sha256, "model": resolved.weights_hash()}
     progress = load_checkpoint(output, model=model, optimizer=optimizer, scheduler=scheduler, identity=identity)
-    if progress is None:
-        progress = Progress()
-    elif info.is_main:
+    if progress is not None and dist.is_main:
         log.info("resuming from step %d of %d", progress.step, total_steps)
+    progress = progress or Progress()
 
-    tokens = [0]
-    encode = make_encoder(model, tokenizer, config, device, tokens)
-    group_size = 1 + config.n_negatives
-    local_queries = config.batch_size // info.world_size
-
-    def loss_fn(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        offset = 0
-        if config.gather_across_ranks:
-            p = ddp.gather_with_grad(p, info)
-            offset = info.rank * local_queries
-        return info_nce_loss(q, p, group_size=group_size, temperature=config.temperature,
-                             in_batch_negatives=config.in_batch_negatives, query_offset=offset,
-                             denominator=config.batch_size)
-
-    bar = tqdm(total=total_steps, initial=progress.step, desc="finetune", unit="step", disable=not info.is_main,
+    bar = tqdm(total=total_steps, initial=progress.step, desc="finetune", unit="step", disable=not dist.is_main,
                dynamic_ncols=True)
     while progress.step < total_steps:
         started = time.perf_counter()
-        tokens[0] = 0
-        batch = schedule.batch(progress.step, info.rank, info.world_size)
-        local_loss = contrastive_backward(encode, batch.queries, batch.passages, loss_fn, config.chunk_size)
-        ddp.sum_gradients(params, info)
+        batch = schedule.batch(progress.step, dist.rank, dist.world_size)
+        local_loss = contrastive_backward(encoder, batch.queries, batch.passages, config.chunk_size)
+        sum_gradients(params, dist)
         if config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
         lr = scheduler.get_last_lr()[0]
@@ -193,35 +183,32 @@ def _train(config: FinetuneConfig, output: Path, info: ddp.DistInfo, device: tor
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
-        loss = ddp.all_reduce_sum(local_loss, info)
-        step_tokens = int(ddp.all_reduce_sum(float(tokens[0]), info))
+        loss = all_reduce_sum(local_loss, dist)
         seconds = time.perf_counter() - started
-        progress.step += 1
-        progress.tokens += step_tokens
-        progress.seconds += seconds
+        tokens = int(all_reduce_sum(float(encoder.count_tokens(batch.queries, batch.passages)), dist))
+        progress.advance(tokens=tokens, seconds=seconds)
         if progress.step % config.log_every == 0 or progress.step == total_steps:
-            progress.curve.append({"step": progress.step, "loss": round(loss, 6), "lr": lr,
-                                   "tokens": progress.tokens, "seconds": round(progress.seconds, 3)})
+            progress.log_point(loss=loss, lr=lr)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", step_s=f"{seconds:.2f}", tok_s=f"{step_tokens / seconds:,.0f}")
+        bar.set_postfix(loss=f"{loss:.4f}", step_s=f"{seconds:.2f}", tok_s=f"{tokens / seconds:,.0f}")
         # Also after the last step: a failure while writing the output then costs no training.
         if progress.step % config.checkpoint_every == 0 or progress.step == total_steps:
-            if info.is_main:
+            if dist.is_main:
                 save_checkpoint(output, model=model, optimizer=optimizer, scheduler=scheduler,
                                 progress=progress, identity=identity)
-            ddp.barrier(info)
+            dist.barrier()
         if on_step is not None:
             on_step(progress.step)
     bar.close()
 
-    if info.is_main:
+    if dist.is_main:
         if config.lora:
             model = model.merge_and_unload()
-        write_output(output, model=model, tokenizer=tokenizer, config=config, resolved=resolved,
-                     progress=progress, data={"path": str(config.train), "sha256": data_sha256,
-                                              "groups": len(groups), "steps_per_epoch": schedule.steps_per_epoch,
-                                              "total_steps": total_steps},
-                     world_size=info.world_size)
+        write_output(output, model=model, tokenizer=encoder.embedder.tokenizer, config=config, resolved=base,
+                     identity=identity, progress=progress,
+                     data={"path": str(config.train), "sha256": identity["data_sha256"], "groups": len(groups),
+                           "steps_per_epoch": schedule.steps_per_epoch, "total_steps": total_steps},
+                     world_size=dist.world_size)
         remove_checkpoint(output)
-    ddp.barrier(info)
+    dist.barrier()
     return output

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retscale.errors import UserError
-from retscale.icl.tasks import Item, LMItem, MCItem, QAItem, SchemaItem, TaskSpec
+from retscale.icl.tasks import IclTaskSpec, Item, LMItem, MCItem, QAItem, SchemaItem
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def needs_prefix_space(tokenizer: Any) -> bool:
     return len(tokenizer(" a", add_special_tokens=False)["input_ids"]) == 1
 
 
-def _answer_in_context(spec: TaskSpec, item: Item, has_cot: bool) -> str:
+def _answer_in_context(spec: IclTaskSpec, item: Item, has_cot: bool) -> str:
     if isinstance(item, MCItem):
         return item.choices[item.gold]
     if isinstance(item, LMItem):
@@ -75,7 +75,7 @@ def _context_text(item: Item) -> str:
     return (item.query if isinstance(item, MCItem) else item.context).strip()  # type: ignore[union-attr]
 
 
-def _example_text(spec: TaskSpec, item: Item, preceding: str, has_cot: bool) -> str:
+def _example_text(spec: IclTaskSpec, item: Item, preceding: str, has_cot: bool) -> str:
     """One solved few-shot example (``construct_context(add_answer=True)``)."""
     if isinstance(item, SchemaItem):
         ctx = item.context_options[item.gold]
@@ -88,7 +88,7 @@ def _example_text(spec: TaskSpec, item: Item, preceding: str, has_cot: bool) -> 
     return f"{ctx}{spec.continuation_delimiter}{_answer_in_context(spec, item, has_cot)}"
 
 
-def fewshot_preamble(spec: TaskSpec, items: list[Item], index: int, num_fewshot: int, rng: random.Random,
+def fewshot_preamble(spec: IclTaskSpec, items: list[Item], index: int, num_fewshot: int, rng: random.Random,
                      has_cot: bool = False) -> str:
     text = spec.prompt_string
     if num_fewshot > 0:
@@ -131,7 +131,7 @@ class Encoder:
         return Request(tuple(context[-room:]), tuple(cont), context_text, continuation_text, truncated)
 
 
-def encode_partition(spec: TaskSpec, items: list[Item], num_fewshot: int, encoder: Encoder,
+def encode_partition(spec: IclTaskSpec, items: list[Item], num_fewshot: int, encoder: Encoder,
                      limit: int | None = None) -> list[EncodedItem]:
     """Encode the first ``limit`` items of one dataset partition; prompts match a full run item for item."""
     rng = random.Random(spec.fewshot_random_seed)
@@ -170,7 +170,7 @@ def encode_partition(spec: TaskSpec, items: list[Item], num_fewshot: int, encode
     return out
 
 
-def max_answer_tokens(spec: TaskSpec, items: list[Item], encoder: Encoder) -> int:
+def max_answer_tokens(spec: IclTaskSpec, items: list[Item], encoder: Encoder) -> int:
     """llm-foundry's generation budget: the longest answer (with CoT) in tokens, +10 when a CoT delimiter is set."""
     has_cot = any(isinstance(it, QAItem) and it.chain_of_thought for it in items)
     longest = 0

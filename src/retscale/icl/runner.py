@@ -8,7 +8,6 @@ per-task accuracies, gauntlet benchmark/category/average scores, the tasks missi
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,14 +15,14 @@ from typing import Any
 
 from tqdm import tqdm
 
-from retscale import __version__
 from retscale.errors import UserError
 from retscale.fileio import sha256_file, stable_hash, write_json
 from retscale.icl.generate import greedy_generate
 from retscale.icl.loglik import score_requests
 from retscale.icl.prompts import EncodedItem, Encoder, encode_partition, max_answer_tokens
 from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct, gold_probability
-from retscale.icl.tasks import Gauntlet, TaskData, TaskSpec, load_gauntlet, load_task_data, load_task_specs
+from retscale.icl.tasks import Gauntlet, IclTaskSpec, TaskData, load_gauntlet, load_task_data, load_task_specs
+from retscale.runtime import provenance
 
 # Tasks where models under ~10M parameters can beat chance: zero/few-shot multiple choice scored by likelihood,
 # where word co-occurrence alone helps (PIQA, ARC-Easy, COPA physical/causal plausibility; HellaSwag endings).
@@ -65,7 +64,7 @@ def load_lm(name_or_path: str | Path) -> LoadedLM:
     return LoadedLM(load_causal_lm(resolved), load_tokenizer(resolved), info["weights_sha256"], info)
 
 
-def resolve_task_names(selection: str | list[str], specs: dict[str, TaskSpec], gauntlet: Gauntlet) -> list[str]:
+def resolve_task_names(selection: str | list[str], specs: dict[str, IclTaskSpec], gauntlet: Gauntlet) -> list[str]:
     """``gauntlet-v0.3`` (every gauntlet benchmark), ``tiny``, or task labels (comma-separated or a list)."""
     names = selection.split(",") if isinstance(selection, str) else list(selection)
     out: list[str] = []
@@ -85,7 +84,7 @@ def resolve_task_names(selection: str | list[str], specs: dict[str, TaskSpec], g
     return list(dict.fromkeys(out))
 
 
-def fewshot_for(label: str, spec: TaskSpec, gauntlet: Gauntlet) -> int:
+def fewshot_for(label: str, spec: IclTaskSpec, gauntlet: Gauntlet) -> int:
     for b in gauntlet.benchmarks:
         if b.name == label:
             return b.num_fewshot
@@ -116,7 +115,7 @@ def _end_with_newline(path: Path) -> None:
                 fh.write(b"\n")
 
 
-def _evaluate_chunk(lm: LoadedLM, spec: TaskSpec, chunk: list[EncodedItem], batch_size: int,
+def _evaluate_chunk(lm: LoadedLM, spec: IclTaskSpec, chunk: list[EncodedItem], batch_size: int,
                     max_new_tokens: int, window: int, bar: Any) -> list[dict[str, Any]]:
     if spec.task_type == "generation_task_with_answers":
         # llm-foundry keeps room for the answer: the prompt is left-trimmed to window - max_new_tokens
@@ -142,7 +141,7 @@ def _evaluate_chunk(lm: LoadedLM, spec: TaskSpec, chunk: list[EncodedItem], batc
     return rows
 
 
-def _task_summary(spec: TaskSpec, k: int, data: TaskData, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def _task_summary(spec: IclTaskSpec, k: int, data: TaskData, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     part_acc = {p: sum(r["correct"] for r in rs) / len(rs) for p, rs in rows.items() if rs}
     summary: dict[str, Any] = {
         "task_type": spec.task_type, "num_fewshot": k, "source": data.source,
@@ -225,19 +224,12 @@ def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: st
 
 def _provenance(lm: LoadedLM, tasks_yaml: Path | None, gauntlet_yaml: Path | None, labels: list[str],
                 limit: int | None, batch_size: int, window: int, started: float) -> dict[str, Any]:
-    import torch
-    import transformers
-
     from retscale.icl.tasks import default_yaml_dir
 
     tasks_yaml = tasks_yaml or default_yaml_dir() / "tasks_v0.3.yaml"
     gauntlet_yaml = gauntlet_yaml or default_yaml_dir() / "eval_gauntlet_v0.3.yaml"
-    return {
-        "model": lm.describe or {"model_id": lm.model_id}, "tasks_requested": labels, "limit": limit,
-        "batch_size": batch_size, "max_seq_len": window,
-        "tasks_yaml": {"path": str(tasks_yaml), "sha256": sha256_file(tasks_yaml)},
-        "gauntlet_yaml": {"path": str(gauntlet_yaml), "sha256": sha256_file(gauntlet_yaml)},
-        "retscale": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-        "python": platform.python_version(), "wall_seconds": round(time.time() - started, 2),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return provenance(
+        model=lm.describe or {"model_id": lm.model_id}, tasks_requested=labels, limit=limit, batch_size=batch_size,
+        max_seq_len=window, tasks_yaml={"path": str(tasks_yaml), "sha256": sha256_file(tasks_yaml)},
+        gauntlet_yaml={"path": str(gauntlet_yaml), "sha256": sha256_file(gauntlet_yaml)},
+        wall_seconds=round(time.time() - started, 2))

@@ -24,7 +24,7 @@ TASK_TYPES = ("multiple_choice", "schema", "language_modeling", "generation_task
 
 
 @dataclass(frozen=True)
-class TaskSpec:
+class IclTaskSpec:
     """One entry of ``tasks_v*.yaml`` with llm-foundry's defaults filled in."""
 
     label: str
@@ -106,7 +106,7 @@ Item = MCItem | SchemaItem | LMItem | QAItem
 class TaskData:
     """A task's items, split into the partitions llm-foundry evaluates separately (``has_categories``)."""
 
-    spec: TaskSpec
+    spec: IclTaskSpec
     source: str
     partitions: dict[str, list[Item]] = field(default_factory=dict)
 
@@ -125,13 +125,13 @@ def default_yaml_dir() -> Path:
     return shared_path("icl", "gauntlet", "yamls")
 
 
-def load_task_specs(path: Path | None = None) -> dict[str, TaskSpec]:
-    """Read ``tasks_v0.3.yaml`` (or another tasks yaml) into ``{label: TaskSpec}``."""
+def load_task_specs(path: Path | None = None) -> dict[str, IclTaskSpec]:
+    """Read ``tasks_v0.3.yaml`` (or another tasks yaml) into ``{label: IclTaskSpec}``."""
     path = path or default_yaml_dir() / "tasks_v0.3.yaml"
     doc = _yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("icl_tasks"), list):
         raise UserError("expected a top-level 'icl_tasks' list", path=path)
-    specs: dict[str, TaskSpec] = {}
+    specs: dict[str, IclTaskSpec] = {}
     for entry in doc["icl_tasks"]:
         missing = [k for k in ("label", "dataset_uri", "num_fewshot", "icl_task_type") if k not in entry]
         if missing:
@@ -142,7 +142,7 @@ def load_task_specs(path: Path | None = None) -> dict[str, TaskSpec]:
         if task_type not in TASK_TYPES:
             raise UserError(f"task {entry['label']!r} has unsupported icl_task_type {task_type!r}", path=path,
                             fix=f"use one of {', '.join(TASK_TYPES)}")
-        specs[entry["label"]] = TaskSpec(
+        specs[entry["label"]] = IclTaskSpec(
             label=entry["label"], task_type=task_type, dataset_uri=entry["dataset_uri"],
             num_fewshot=tuple(int(k) for k in entry["num_fewshot"]),
             continuation_delimiter=entry.get("continuation_delimiter", " "),
@@ -261,7 +261,7 @@ def read_mmlu_csv(folder: Path, split: str = "test") -> list[Item]:
     return items
 
 
-def _local_path(spec: TaskSpec) -> Path | None:
+def _local_path(spec: IclTaskSpec) -> Path | None:
     """Map ``eval/local_data/<cat>/<file>.jsonl`` onto the offline copy; None if the file is not there."""
     direct = Path(spec.dataset_uri).expanduser()
     if direct.is_absolute():  # a user's own task file
@@ -272,7 +272,7 @@ def _local_path(spec: TaskSpec) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_task_data(spec: TaskSpec, path: Path | None = None) -> TaskData | None:
+def load_task_data(spec: IclTaskSpec, path: Path | None = None) -> TaskData | None:
     """The items of one task, or None when the offline data lacks it (the caller reports it as missing)."""
     path = path or _local_path(spec)
     if path is not None:

@@ -27,7 +27,7 @@ from retscale.models.loading import (
     load_tokenizer,
     resolve_model,
 )
-from retscale.models.pooling import POOLINGS, pool
+from retscale.models.pooling import POOLINGS, Pooling, pool
 
 DECODER_MAX_LENGTH = 128  # the paper's sequence length for decoder embedders
 # Models that already derive positions from the padding (with an offset); passing our own would be wrong.
@@ -37,7 +37,7 @@ SELF_POSITIONING = {"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"
 class Embedder:
     """Wraps ``model`` (an ``AutoModel``) and its tokenizer. Use ``Embedder.load(name)`` to build one."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, pooling: str = "mean", normalize: bool = True,
+    def __init__(self, model: torch.nn.Module, tokenizer: Any, *, pooling: Pooling = "mean", normalize: bool = True,
                  max_length: int = 512, query_prefix: str = "", passage_prefix: str = "",
                  source: ResolvedModel | None = None) -> None:
         if pooling not in POOLINGS:
@@ -56,7 +56,7 @@ class Embedder:
         self._pass_positions = accepts and getattr(model.config, "model_type", "") not in SELF_POSITIONING
 
     @classmethod
-    def load(cls, name_or_path: str | Path | ResolvedModel, *, pooling: str | None = None,
+    def load(cls, name_or_path: str | Path | ResolvedModel, *, pooling: Pooling | None = None,
              max_length: int | None = None, normalize: bool | None = None, query_prefix: str = "",
              passage_prefix: str = "", dtype: torch.dtype | None = None, padding_side: str = "right") -> Embedder:
         """Load a model; unset options come from its sentence-transformers config, else the defaults
@@ -81,9 +81,9 @@ class Embedder:
         return next(self.model.parameters()).device
 
     # ---- differentiable path (fine-tuning) -------------------------------------------------------------
-    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Tokenize and pad ``texts`` into a batch for ``embed``."""
-        ids = self._token_ids(texts)
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> dict[str, torch.Tensor]:
+        """Tokenize and pad ``texts`` into a batch for ``embed`` (cut at ``max_length``, default ``self.max_length``)."""
+        ids = self._token_ids(texts, max_length)
         return self._pad(ids)
 
     def embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -134,8 +134,8 @@ class Embedder:
     def encode_passages(self, passages: Sequence[str], **kwargs: Any) -> np.ndarray:
         return self.encode([self.passage_prefix + p for p in passages], **kwargs)
 
-    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False,
+    def _token_ids(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=max_length or self.max_length, padding=False,
                                  return_attention_mask=False, return_token_type_ids=False)
         return encoded["input_ids"]
 

@@ -22,6 +22,7 @@ from retscale.errors import UserError
 from retscale.fileio import read_json, sha256_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+SETTINGS_SUFFIXES = (".json", ".txt", ".model", ".jinja")
 # model_type values of decoder-only LMs we expect; anything whose architecture says *ForCausalLM also counts.
 DECODER_TYPES = {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "gpt2",
                  "gpt_neox", "gptj", "phi", "phi3", "olmo", "olmo2", "mpt", "falcon", "opt", "bloom", "smollm3"}
@@ -88,6 +89,21 @@ class ResolvedModel:
         if self.gguf_file or not (self.path / "modules.json").is_file():
             return None
         return read_sentence_transformers_config(self.path)
+
+    def settings_hash(self) -> str:
+        """SHA-256 over the small files beside the weights (config, tokenizer, generation and pooling configs):
+        two folders with the same weights but, say, a different dropout or vocabulary are different models."""
+        if self.gguf_file:
+            return self.weights_hash()  # a GGUF file carries its config and tokenizer
+        files = sorted(p for p in self.path.rglob("*") if p.is_file() and p.suffix in SETTINGS_SUFFIXES)
+        stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+        return _hash_files(stamp)
+
+    def identity(self) -> dict[str, Any]:
+        """What makes this model this model, for reuse checks: content hashes, not the folder it sits in (so a
+        moved or copied folder is still the same model, and a rewritten one is not)."""
+        return {"weights_sha256": self.weights_hash(), "settings_sha256": self.settings_hash(),
+                "gguf_file": self.gguf_file}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "gguf_file": self.gguf_file, "source": self.source,
@@ -213,7 +229,8 @@ def resolve_model(name_or_path: str | Path) -> ResolvedModel:
 
 
 def is_decoder(config: Any) -> bool:
-    """True for decoder-only (causal) LMs, which default to last-token pooling and max_length 128."""
+    """True for decoder-only (causal) LMs, whose embedders default to max_length 128 (pooling is mean for every
+    model unless its sentence-transformers config or the caller says otherwise)."""
     architectures = getattr(config, "architectures", None) or []
     return (any("CausalLM" in a or "LMHeadModel" in a for a in architectures)
             or getattr(config, "model_type", "") in DECODER_TYPES)

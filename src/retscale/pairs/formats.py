@@ -131,6 +131,12 @@ def detect_format(obj: dict[str, Any]) -> str:
 
 def read_pairs(path: str | Path, fmt: str = "auto") -> Iterator[Pair]:
     """Yield canonical pairs from a canonical, tevatron or FlagEmbedding jsonl file (optionally .gz)."""
+    for _, pair in read_numbered_pairs(path, fmt):
+        yield pair
+
+
+def read_numbered_pairs(path: str | Path, fmt: str = "auto") -> Iterator[tuple[int, Pair]]:
+    """``read_pairs`` with each pair's line number, for readers that check more (e.g. fine-tuning's negatives)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown pair format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
     parser = None if fmt == "auto" else PARSERS[fmt]
@@ -147,7 +153,7 @@ def read_pairs(path: str | Path, fmt: str = "auto") -> Iterator[Pair]:
             raise UserError(f"duplicate query_id {pair['query_id']!r}", path=path, line=lineno,
                             fix="query ids must be unique within a file")
         seen.add(pair["query_id"])
-        yield pair
+        yield lineno, pair
 
 
 def dump_pair(pair: Pair) -> str:

@@ -1,8 +1,8 @@
 """Pretraining the checkpoint suite: tiny Llama-style decoders across sizes × token-per-parameter ratios.
 
 Public API (imported lazily so ``import retscale.pretrain`` stays light):
-``SUITES``, ``SuiteSpec``, ``SuiteOptions``, ``SizeSpec``, ``CheckpointSpec``, ``get_suite``, ``plan_suite``, ``format_plan``,
-``pretrain_suite``, ``CheckpointInfo``, ``read_checkpoint_info``, ``list_checkpoints``.
+``SUITES``, ``SuiteSpec``, ``SuiteOptions``, ``SizeSpec``, ``PlannedCheckpoint``, ``get_suite``, ``plan_suite``,
+``format_plan``, ``pretrain_suite``, ``PretrainingRecord``, ``read_pretraining_record``, ``list_checkpoints``.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Any
 _EXPORTS = {
     "SUITES": "retscale.pretrain.suite",
     "SuiteSpec": "retscale.pretrain.suite",
-    "CheckpointSpec": "retscale.pretrain.suite",
+    "PlannedCheckpoint": "retscale.pretrain.suite",
     "get_suite": "retscale.pretrain.suite",
     "SuiteOptions": "retscale.pretrain.suite",
     "SizeSpec": "retscale.pretrain.model",
     "plan_suite": "retscale.pretrain.plan",
     "format_plan": "retscale.pretrain.plan",
     "pretrain_suite": "retscale.pretrain.train",
-    "CheckpointInfo": "retscale.pretrain.checkpoint",
-    "read_checkpoint_info": "retscale.pretrain.checkpoint",
+    "PretrainingRecord": "retscale.pretrain.checkpoint",
+    "read_pretraining_record": "retscale.pretrain.checkpoint",
     "list_checkpoints": "retscale.pretrain.checkpoint",
 }
 

@@ -1,7 +1,7 @@
-"""``retscale_checkpoint.json``: the metadata that puts a checkpoint on the (N, D, FLOPs) axes.
+"""``retscale_checkpoint.json``: the ``PretrainingRecord`` that puts a checkpoint on the (N, D, FLOPs) axes.
 
 retscale's own checkpoints fill every field; external checkpoints (MPT, Pythia, SmolLM, …) declare only what is
-published — parameters and training tokens — via :meth:`CheckpointInfo.external`, and sit on the same axes.
+published — parameters and training tokens — via :meth:`PretrainingRecord.external`, and sit on the same axes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ REQUIRED = ("name", "n_params", "tokens")
 
 
 @dataclass(frozen=True)
-class CheckpointInfo:
+class PretrainingRecord:
+    """What pretraining made of one checkpoint (the content of ``retscale_checkpoint.json``): its N, D and FLOPs,
+    and for our own checkpoints the losses, wall time, seed and LR schedule."""
+
     name: str
     size: str | None
     n_params: int  # total, embeddings included (the axis; see retscale.flops)
@@ -39,7 +42,7 @@ class CheckpointInfo:
 
     @classmethod
     def external(cls, name: str, n_params: int, tokens: int, *, size: str | None = None,
-                 n_params_non_embedding: int | None = None) -> CheckpointInfo:
+                 n_params_non_embedding: int | None = None) -> PretrainingRecord:
         """Metadata for a checkpoint trained elsewhere, from its published parameter and token counts."""
         if n_params <= 0 or tokens <= 0:
             raise UserError(f"checkpoint {name!r}: n_params and tokens must be positive (got {n_params}, {tokens})")
@@ -57,7 +60,7 @@ class CheckpointInfo:
         return path
 
 
-def publish_checkpoint(model: Any, tokenizer: Any, info: CheckpointInfo, out_dir: Path) -> Path:
+def publish_checkpoint(model: Any, tokenizer: Any, info: PretrainingRecord, out_dir: Path) -> Path:
     """Write ``out_dir/<info.name>/`` (HF model + tokenizer + metadata) atomically: a temp folder, then a rename,
     so a folder with ``INFO_FILE`` is always complete. Replaces an existing folder of that name."""
     final, tmp = out_dir / info.name, out_dir / f".{info.name}.tmp"
@@ -71,7 +74,7 @@ def publish_checkpoint(model: Any, tokenizer: Any, info: CheckpointInfo, out_dir
     return final
 
 
-def checkpoint_info_from_dict(obj: dict[str, Any], path: str | Path | None = None) -> CheckpointInfo:
+def pretraining_record_from_dict(obj: dict[str, Any], path: str | Path | None = None) -> PretrainingRecord:
     """Build from a dict; only ``name``, ``n_params`` and ``tokens`` are required (the rest is derived or None)."""
     missing = [k for k in REQUIRED if obj.get(k) is None]
     if missing:
@@ -79,33 +82,33 @@ def checkpoint_info_from_dict(obj: dict[str, Any], path: str | Path | None = Non
                         fix="declare at least name, n_params and tokens")
     name, n_params, tokens = str(obj["name"]), int(obj["n_params"]), int(obj["tokens"])
     if tokens == 0 and n_params > 0:  # a random-init control (retscale.pretrain.control): zero pretraining FLOPs
-        base = CheckpointInfo(name=name, size=obj.get("size"), n_params=n_params, n_params_non_embedding=None,
+        base = PretrainingRecord(name=name, size=obj.get("size"), n_params=n_params, n_params_non_embedding=None,
                               tokens=0, tokens_per_param=0.0, epochs=0.0, flops_6nd=0.0, flops_full=0.0,
                               train_loss=None, heldout_loss=None, wall_seconds=None, seed=None)
     else:
-        base = CheckpointInfo.external(name, n_params, tokens, size=obj.get("size"))
-    known = {f.name for f in fields(CheckpointInfo)}
+        base = PretrainingRecord.external(name, n_params, tokens, size=obj.get("size"))
+    known = {f.name for f in fields(PretrainingRecord)}
     values = {**base.to_dict(), **{k: v for k, v in obj.items() if k in known and v is not None}}
-    return CheckpointInfo(**values)
+    return PretrainingRecord(**values)
 
 
-def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+def read_pretraining_record(path: str | Path) -> PretrainingRecord:
     """Read a checkpoint folder's ``retscale_checkpoint.json`` (or the JSON file itself)."""
     path = Path(path)
     file = path / INFO_FILE if path.is_dir() else path
     if not file.exists():
         raise UserError(f"no {INFO_FILE} found", path=path,
-                        fix="pretrain it with 'retscale pretrain' or declare it with CheckpointInfo.external(...)")
+                        fix="pretrain it with 'retscale pretrain' or declare it with PretrainingRecord.external(...)")
     obj = read_json(file)
     if not isinstance(obj, dict):
         raise UserError("checkpoint metadata must be a JSON object", path=file)
-    return checkpoint_info_from_dict(obj, path=file)
+    return pretraining_record_from_dict(obj, path=file)
 
 
-def list_checkpoints(root: str | Path) -> list[tuple[Path, CheckpointInfo]]:
+def list_checkpoints(root: str | Path) -> list[tuple[Path, PretrainingRecord]]:
     """Every finished checkpoint folder directly under ``root`` (e.g. a suite's output), sorted by FLOPs."""
     root = Path(root)
     if not root.is_dir():
         raise UserError("not a folder", path=root, fix="pass a suite output folder, e.g. /work/runs/mini-suite")
-    found = [(p, read_checkpoint_info(p)) for p in sorted(root.iterdir()) if (p / INFO_FILE).is_file()]
+    found = [(p, read_pretraining_record(p)) for p in sorted(root.iterdir()) if (p / INFO_FILE).is_file()]
     return sorted(found, key=lambda item: (item[1].flops_6nd, item[1].name))

@@ -53,8 +53,9 @@ def llama_config(shape: DecoderShape, eos_token_id: int, pad_token_id: int) -> L
 
 def build_model(shape: DecoderShape, eos_token_id: int, pad_token_id: int, seed: int) -> LlamaForCausalLM:
     """A freshly initialised model; the same seed gives the same weights."""
-    import torch
     from transformers import LlamaForCausalLM
 
-    torch.manual_seed(seed)
+    from retscale.runtime import seed_everything
+
+    seed_everything(seed)
     return LlamaForCausalLM(llama_config(shape, eos_token_id, pad_token_id))

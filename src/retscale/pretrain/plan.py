@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
+from retscale.pretrain.suite import PlannedCheckpoint, SuiteSpec
 
 
 @dataclass(frozen=True)
 class PlanRow:
-    checkpoint: CheckpointSpec
+    checkpoint: PlannedCheckpoint
     steps_to_train: int  # trunk stretch + decay branch
     tokens_per_second: float | None
     est_seconds: float | None

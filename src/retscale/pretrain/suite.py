@@ -36,8 +36,9 @@ def control_name(size: str) -> str:
 
 
 @dataclass(frozen=True)
-class CheckpointSpec:
-    """One (size, ratio) checkpoint: its step budget and where its decay branch leaves the size's trunk."""
+class PlannedCheckpoint:
+    """One (size, ratio) checkpoint a suite will train (before it exists): its step budget and where its decay
+    branch leaves the size's trunk. Once trained, its ``PretrainingRecord`` describes it."""
 
     name: str
     size: SizeSpec
@@ -89,7 +90,7 @@ class SuiteSpec:
     def tokens_per_step(self) -> int:
         return self.batch_size * self.seq_len
 
-    def checkpoints(self) -> list[CheckpointSpec]:
+    def checkpoints(self) -> list[PlannedCheckpoint]:
         """All checkpoints, size by size and by increasing ratio (the order they are trained in)."""
         out = []
         for size in self.sizes:
@@ -99,7 +100,7 @@ class SuiteSpec:
             warmup = max(1, round(self.warmup_fraction * steps[0]))
             for ratio, n_steps in zip(sorted(self.ratios), steps, strict=True):
                 decay_start = max(warmup, n_steps - max(1, round(self.decay_fraction * n_steps)))
-                out.append(CheckpointSpec(
+                out.append(PlannedCheckpoint(
                     name=f"{size.name}-r{ratio:g}", size=size, ratio=ratio, shape=shape, n_params=counts.total,
                     n_params_non_embedding=counts.non_embedding, steps=n_steps,
                     tokens=n_steps * self.tokens_per_step, warmup_steps=warmup, decay_start=decay_start))

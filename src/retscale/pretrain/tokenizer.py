@@ -32,5 +32,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
                                    model_max_length=1 << 30)
 
 
-def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+def load_bpe_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    """The pretraining tokenizer saved in ``path`` (models in general: ``retscale.models.loading.load_tokenizer``)."""
     return PreTrainedTokenizerFast.from_pretrained(str(path))

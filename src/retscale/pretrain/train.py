@@ -25,12 +25,18 @@ from tqdm.auto import tqdm
 from retscale.errors import UserError
 from retscale.fileio import atomic_write, stable_hash, write_json
 from retscale.flops import measure_matmul_flops, mfu, training_flops_per_token
-from retscale.pretrain.checkpoint import INFO_FILE, CheckpointInfo, publish_checkpoint, read_checkpoint_info
+from retscale.pretrain.checkpoint import (
+    INFO_FILE,
+    PretrainingRecord,
+    publish_checkpoint,
+    read_pretraining_record,
+)
 from retscale.pretrain.corpus import Corpus, build_corpus
 from retscale.pretrain.model import build_model
-from retscale.pretrain.suite import CheckpointSpec, SuiteSpec
+from retscale.pretrain.suite import PlannedCheckpoint, SuiteSpec
 from retscale.pretrain.throughput import torch_threads
-from retscale.pretrain.tokenizer import load_tokenizer
+from retscale.pretrain.tokenizer import load_bpe_tokenizer
+from retscale.runtime import decay_groups, load_training_state, save_training_state
 
 StepHook = Callable[[str, int], None]  # (segment name, steps done) — e.g. to stop a run in tests
 RECENT = 10  # train_loss = mean of the last RECENT step losses
@@ -39,33 +45,27 @@ RECENT = 10  # train_loss = mean of the last RECENT step losses
 class Run:
     """Model + optimizer + progress counters of one trajectory (the trunk or a branch)."""
 
-    def __init__(self, spec: SuiteSpec, ck: CheckpointSpec, eos_id: int, pad_id: int) -> None:
+    def __init__(self, spec: SuiteSpec, ck: PlannedCheckpoint, eos_id: int, pad_id: int) -> None:
         self.model = build_model(ck.shape, eos_id, pad_id, seed=spec.seed)
         self.model.train()
-        decay = [p for p in self.model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in self.model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": spec.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=spec.peak_lr, betas=(0.9, 0.95), eps=1e-8)
+        self.optimizer = torch.optim.AdamW(decay_groups(self.model, spec.weight_decay), lr=spec.peak_lr,
+                                           betas=(0.9, 0.95), eps=1e-8)
         self.step = 0
         self.wall_seconds = 0.0
         self.losses: list[float] = []
 
     def save(self, path: Path) -> None:
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-                 "wall_seconds": self.wall_seconds, "losses": self.losses, "rng": torch.get_rng_state()}
-        with atomic_write(path, "wb") as fh:
-            torch.save(state, fh)
+        save_training_state(path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                   "step": self.step, "wall_seconds": self.wall_seconds, "losses": self.losses})
 
     def load(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_training_state(path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.wall_seconds, self.losses = state["step"], state["wall_seconds"], state["losses"]
-        torch.set_rng_state(state["rng"])
 
 
-def train_segment(run: Run, ck: CheckpointSpec, spec: SuiteSpec, corpus: Corpus, end_step: int,
+def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corpus, end_step: int,
                   state_path: Path, label: str, peak_flops: float, show_progress: bool,
                   on_step: StepHook | None = None) -> None:
     """Advance ``run`` along ``ck``'s schedule to ``end_step``, saving its state every ``spec.save_every`` steps
@@ -123,10 +123,10 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def _finish(run: Run, ck: CheckpointSpec, spec: SuiteSpec, corpus: Corpus, out: Path) -> CheckpointInfo:
+def _finish(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corpus, out: Path) -> PretrainingRecord:
     """Score the held-out split and publish the HF folder + metadata atomically (temp folder, then rename)."""
-    tokenizer = load_tokenizer(corpus.tokenizer_dir)
-    info = CheckpointInfo(
+    tokenizer = load_bpe_tokenizer(corpus.tokenizer_dir)
+    info = PretrainingRecord(
         name=ck.name, size=ck.size.name, n_params=ck.n_params, n_params_non_embedding=ck.n_params_non_embedding,
         tokens=ck.tokens, tokens_per_param=ck.tokens / ck.n_params, epochs=corpus.epochs(ck.tokens, spec.seq_len),
         flops_6nd=ck.flops_6nd, flops_full=ck.flops_full, train_loss=sum(run.losses) / len(run.losses),
@@ -136,7 +136,7 @@ def _finish(run: Run, ck: CheckpointSpec, spec: SuiteSpec, corpus: Corpus, out: 
     return info
 
 
-def _fingerprint(spec: SuiteSpec, cks: list[CheckpointSpec]) -> str:
+def _fingerprint(spec: SuiteSpec, cks: list[PlannedCheckpoint]) -> str:
     """What the training trajectory of a size depends on (not save_every/threads/eval settings)."""
     keep = {k: v for k, v in dataclasses.asdict(spec).items()
             if k not in ("name", "save_every", "threads", "eval_sequences", "sizes", "ratios")}
@@ -147,11 +147,11 @@ def _read_text(path: Path) -> str | None:
     return path.read_text() if path.exists() else None
 
 
-def _is_done(out: Path, ck: CheckpointSpec) -> bool:
+def _is_done(out: Path, ck: PlannedCheckpoint) -> bool:
     """A published checkpoint; one published by a different spec is an error, not something to overwrite."""
     if not (out / ck.name / INFO_FILE).exists():
         return False
-    info = read_checkpoint_info(out / ck.name)
+    info = read_pretraining_record(out / ck.name)
     if (info.n_params, info.tokens) != (ck.n_params, ck.tokens):
         raise UserError(f"{out / ck.name} holds a checkpoint with N={info.n_params:,}, D={info.tokens:,}, but this "
                         f"suite's {ck.name} has N={ck.n_params:,}, D={ck.tokens:,}",
@@ -159,7 +159,7 @@ def _is_done(out: Path, ck: CheckpointSpec) -> bool:
     return True
 
 
-def train_size(spec: SuiteSpec, cks: list[CheckpointSpec], corpus: Corpus, out: Path, peak_flops: float,
+def train_size(spec: SuiteSpec, cks: list[PlannedCheckpoint], corpus: Corpus, out: Path, peak_flops: float,
                show_progress: bool = True, on_step: StepHook | None = None) -> None:
     """Train every not-yet-finished checkpoint of one size (``cks`` sorted by ratio)."""
     work = out / ".work" / cks[0].size.name
@@ -203,7 +203,7 @@ def train_size(spec: SuiteSpec, cks: list[CheckpointSpec], corpus: Corpus, out: 
 
 
 def pretrain_suite(spec: SuiteSpec, output_dir: str | Path, show_progress: bool = True,
-                   on_step: StepHook | None = None) -> list[CheckpointInfo]:
+                   on_step: StepHook | None = None) -> list[PretrainingRecord]:
     """Train (or finish) every checkpoint of ``spec`` into ``output_dir``; finished checkpoints are skipped."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +221,7 @@ def pretrain_suite(spec: SuiteSpec, output_dir: str | Path, show_progress: bool 
                 cks = [ck for ck in checkpoints if ck.size == size]
                 if any(ck in pending for ck in cks):
                     train_size(spec, cks, corpus, out, peak, show_progress, on_step)
-    infos = [read_checkpoint_info(out / ck.name) for ck in checkpoints]
+    infos = [read_pretraining_record(out / ck.name) for ck in checkpoints]
     write_json(out / "suite.json", {"suite": spec.name, "checkpoints": [i.to_dict() for i in infos],
                                     "peak_lr": spec.peak_lr, "tokens_per_step": spec.tokens_per_step,
                                     "flops_axis": "flops_6nd (N = total parameters, tied embeddings)"})

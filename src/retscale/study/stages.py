@@ -87,10 +87,10 @@ class StudyModel:
     def entry(self, inputs: StageInputs) -> ModelEntry:
         """The model's row in the store's checkpoints table (N, D, FLOPs: the analysis's axes)."""
         if self.external is not None:
-            from retscale.pretrain.checkpoint import CheckpointInfo
+            from retscale.pretrain.checkpoint import PretrainingRecord
 
             m = self.external
-            info = CheckpointInfo.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
+            info = PretrainingRecord.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
             return ModelEntry(m.name, self.kind, m.size or format_count(m.n_params), m.n_params, m.tokens,
                               info["flops_6nd"], {**info, "model": m.model})
         info = self._published(inputs)["info"]
