@@ -51,7 +51,7 @@ class CorpusSpec:
 
     def key(self, sources: list[Path]) -> str:
         stats = [(p.name, p.stat().st_size) for p in sources]
-        return stable_hash({"spec": asdict(self), "sources": stats, "version": 3})
+        return stable_hash({"spec": asdict(self), "sources": stats, "version": 4})
 
 
 Role = str  # "train" | "heldout" | "excluded"
