@@ -70,6 +70,7 @@ class DenseRetriever:
 
         start = time.perf_counter()
         corpus = self.encode_corpus(dataset)
+        self._last_corpus = (dataset.checksum, corpus)  # for ``contrastive_entropy`` on the same dataset
         self.timings["encode_corpus_seconds"] = round(time.perf_counter() - start, 3)
         if not self.ctx.is_main:
             return {}
@@ -93,7 +94,8 @@ class DenseRetriever:
 
         from retscale.evaluate.contrastive import contrastive_entropy
 
-        corpus = self.encode_corpus(dataset)  # the cache makes this a read after ``search``
+        last = getattr(self, "_last_corpus", None)  # ``search`` just encoded this corpus: reuse it
+        corpus = last[1] if last is not None and last[0] == dataset.checksum else self.encode_corpus(dataset)
         if not self.ctx.is_main:
             return np.full(len(qids), np.nan)
         queries = self.embedder.encode_queries([dataset.queries[q] for q in qids], batch_size=self.batch_size,

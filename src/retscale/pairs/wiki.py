@@ -266,7 +266,7 @@ def build_wiki_pairs(source: str | Path, out_dir: str | Path, *, split: ArticleS
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = WikiBuildReport()
-    reference = contamination_reference(source, split, decontaminate)
+    reference: set[int] | None = None  # built at the first usable train article: bad input fails fast
     with ExitStack() as stack:
         pair_files = {sp: stack.enter_context(atomic_write(pairs_path(out, sp))) for sp in SPLITS}
         pool_files = {sp: stack.enter_context(atomic_write(pool_path(out, sp))) for sp in SPLITS}
@@ -276,7 +276,9 @@ def build_wiki_pairs(source: str | Path, out_dir: str | Path, *, split: ArticleS
             if article is None or not article.sections:
                 continue
             sp = split.of(article.id)
-            if sp == "train" and shares_ngram(article_text(obj), reference):
+            if sp == "train" and reference is None:
+                reference = contamination_reference(source, split, decontaminate)
+            if sp == "train" and shares_ngram(article_text(obj), reference or set()):
                 report.articles_decontaminated += 1
                 continue
             if not passage_titles:
