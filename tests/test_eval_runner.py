@@ -13,7 +13,7 @@ from transformers import BertConfig, BertModel
 from retscale.cli import main
 from retscale.data import TaskSpec, load_beir
 from retscale.evaluate import cache as cache_module
-from retscale.evaluate.metrics import METRIC_NAMES
+from retscale.evaluate.metrics import CONTRASTIVE_ENTROPY, METRIC_NAMES
 from retscale.evaluate.retrievers import DenseRetriever, make_retriever
 from retscale.evaluate.runner import evaluate_task
 from retscale.models.embedder import Embedder
@@ -60,7 +60,12 @@ def test_result_json_has_metrics_and_provenance(model_dir: Path, beir_dir: Path,
     retriever = make_retriever(str(model_dir), batch_size=4)
     result = evaluate_task(retriever, beir_dir, tmp_path / "out", top_k=10)
     saved = json.loads((tmp_path / "out" / "tiny.json").read_text())
-    assert set(saved["metrics"]) == set(METRIC_NAMES) and saved["metrics"] == result.metrics
+    # a dense retriever adds the contrastive entropy; per-query values sit beside the means
+    assert set(saved["metrics"]) == {*METRIC_NAMES, CONTRASTIVE_ENTROPY} and saved["metrics"] == result.metrics
+    per_query = saved["per_query"]
+    assert len(per_query["qids"]) == len(per_query["ndcg_at_10"]) == len(per_query[CONTRASTIVE_ENTROPY]) > 0
+    mean = sum(per_query["ndcg_at_10"]) / len(per_query["qids"])
+    assert abs(mean - result.metrics["ndcg_at_10"]) < 1e-9, (mean, result.metrics["ndcg_at_10"], per_query)
     prov = saved["provenance"]
     assert prov["retriever"]["model"]["path"] == str(model_dir)
     assert len(prov["retriever"]["model"]["weights_sha256"]) == 64

@@ -23,11 +23,14 @@ def _source(tmp_path: Path, n: int = 80) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         for i in range(n):
             topic, other = TOPICS[i % 10], TOPICS[(i * 3 + 1) % 10]
-            lead = " ".join(f"The {topic} of place {i} is known for its {other} and old stones, item {j}."
+            # every sentence names its article often enough that no 13-word n-gram is shared between articles
+            # (the builder drops a train article sharing one with a held-out article)
+            lead = " ".join(f"The {topic} of place {i} is known for its {other} and old stones {i}, item {j}."
                             for j in range(4))
-            history = " ".join(f"In year {1800 + j} the {topic} near the {other} was rebuilt by workers." for j in range(4))
-            text = "\n".join([lead, "History.", history, "Geography.", f"The {topic} lies beside a {other} "
-                              f"in a valley with many trees and fields and farms around it, entry {i}."])
+            history = " ".join(f"In year {1800 + j} the {topic} {i} near the {other} was rebuilt by workers of {i}."
+                               for j in range(4))
+            text = "\n".join([lead, "History.", history, "Geography.", f"The {topic} {i} lies beside a {other} "
+                              f"in a valley {i} with many trees and fields {i} and farms around it, entry {i}."])
             fh.write(json.dumps({"id": str(i), "url": "", "title": f"{topic.title()} {i}", "text": text}) + "\n")
     return path
 
@@ -124,10 +127,13 @@ def test_mine_wiki_set_and_the_study_build_through_one_builder(tmp_path: Path, m
     mined = mining.compute(tmp_path / "mining", {"pairs": pairs_out})
 
     assert calls == ["build_pairs_set", "mine_pairs_set"] * 2
-    assert checked == [("arguana",), ("scifact",)]  # the overlap check runs in both, on the study's BEIR tasks
+    # the overlap check runs in both: the CLI's tasks, and every evaluation corpus of the study (its BEIR tasks and
+    # the held-out Wikipedia tasks)
+    assert checked[0] == ("arguana",)
+    assert checked[1][0] == "scifact" and [Path(t).name for t in checked[1][1:]] == ["wiki-val", "wiki-dev"]
     assert mined.provenance["beir_overlap"]["scifact"]["checked"] > 0
     # the same settings give the same files, byte for byte
-    for study_file, cli_file in ((pairs_out["train"], "queries.train.jsonl"), (pairs_out["pool"], "pool.jsonl"),
+    for study_file, cli_file in ((pairs_out["train"], "queries.train.jsonl"), (pairs_out["pool"], "pool.train.jsonl"),
                                  (mined.output["train"], "mined.train.jsonl")):
         assert Path(study_file).read_bytes() == (tmp_path / "cli" / cli_file).read_bytes()
     assert len(list(read_pairs(mined.output["train"]))) > 30

@@ -1,4 +1,5 @@
-"""The held-out Wikipedia task: built only from validation articles, a valid BEIR folder, seeded, sized."""
+"""The held-out Wikipedia tasks: built only from one split's articles, a valid BEIR folder, seeded, sized,
+without the title shortcut."""
 
 from __future__ import annotations
 
@@ -7,55 +8,45 @@ from pathlib import Path
 import pytest
 
 from retscale.data import load_task
+from retscale.data.splits import ArticleSplit
 from retscale.errors import UserError
 from retscale.pairs.formats import read_pairs
 from retscale.pairs.heldout import write_heldout_task
-from retscale.pairs.wiki import build_wiki_pairs
+from retscale.pairs.wiki import build_wiki_pairs, pairs_path, pool_path
 from test_pairs_wiki import _source
+
+SPLIT = ArticleSplit(dev_fraction=0.2, test_fraction=0.2)
 
 
 @pytest.fixture()
 def built(tmp_path: Path) -> Path:
-    # validation_fraction 0.2 keeps a handful of the 30 articles out of training
-    build_wiki_pairs(_source(tmp_path, 30), tmp_path / "train.jsonl", tmp_path / "val.jsonl", tmp_path / "pool.jsonl",
-                     seed=0, validation_fraction=0.2)
-    return tmp_path
+    build_wiki_pairs(_source(tmp_path, 40), tmp_path / "pairs", split=SPLIT, decontaminate=())
+    return tmp_path / "pairs"
 
 
-def test_task_is_valid_beir_from_held_out_articles_only(built: Path) -> None:
-    out = write_heldout_task(built / "val.jsonl", built / "pool.jsonl", built / "wiki-val", seed=0, corpus_size=60)
+def test_task_is_valid_beir_from_test_articles_only(built: Path) -> None:
+    out = write_heldout_task(pairs_path(built, "test"), pool_path(built, "test"), built / "wiki-val", seed=0)
     ds = load_task(out)
-    val = list(read_pairs(built / "val.jsonl"))
-    train = list(read_pairs(built / "train.jsonl"))
-    assert val and train
-    assert set(ds.queries) == {p["query_id"] for p in val}
-    # every positive is in the corpus, and its qrels say so
-    for p in val:
+    held = [p for p in read_pairs(pairs_path(built, "test")) if p["source"] == "wiki-sentence"]
+    assert held and set(ds.queries) == {p["query_id"] for p in held}
+    for p in held:  # every positive is in the corpus, without the query sentence, and its qrels say so
         assert set(ds.qrels[p["query_id"]]) == {x["id"] for x in p["positives"]}
-        assert all(x["id"] in ds.corpus for x in p["positives"])
-    # no query of the task comes from an article that produced training pairs
-    train_docs = {x["id"].split("-")[1] for p in train for x in p["positives"]}
-    val_docs = {x["id"].split("-")[1] for p in val for x in p["positives"]}
-    assert not train_docs & val_docs
-    assert len(ds.corpus) == 60  # positives + seeded distractors from the pool
+        assert p["query"] not in ds.corpus[p["positives"][0]["id"]]["text"]
+    assert {SPLIT.of(pid.split("-")[1]) for pid in ds.corpus} == {"test"}  # the corpus: test articles only
+    assert all(doc["title"] == "" for doc in ds.corpus.values())  # no title shortcut
 
 
-def test_seeded_and_deterministic(built: Path) -> None:
-    a = write_heldout_task(built / "val.jsonl", built / "pool.jsonl", built / "a", seed=3, corpus_size=50)
-    b = write_heldout_task(built / "val.jsonl", built / "pool.jsonl", built / "b", seed=3, corpus_size=50)
-    c = write_heldout_task(built / "val.jsonl", built / "pool.jsonl", built / "c", seed=4, corpus_size=50)
-    assert (a / "corpus.jsonl").read_bytes() == (b / "corpus.jsonl").read_bytes()
-    assert (a / "corpus.jsonl").read_bytes() != (c / "corpus.jsonl").read_bytes()
+def test_seeded_and_sized(built: Path) -> None:
+    a = write_heldout_task(pairs_path(built, "test"), pool_path(built, "test"), built / "a", seed=3, max_queries=5)
+    b = write_heldout_task(pairs_path(built, "test"), pool_path(built, "test"), built / "b", seed=3, max_queries=5)
+    c = write_heldout_task(pairs_path(built, "test"), pool_path(built, "test"), built / "c", seed=4, max_queries=5)
+    assert (a / "queries.jsonl").read_bytes() == (b / "queries.jsonl").read_bytes()
+    assert (a / "queries.jsonl").read_bytes() != (c / "queries.jsonl").read_bytes()
+    assert len(load_task(a).queries) == 5
 
 
-def test_corpus_never_smaller_than_the_positives(built: Path) -> None:
-    out = write_heldout_task(built / "val.jsonl", built / "pool.jsonl", built / "small", corpus_size=1)
-    n_pos = len({x["id"] for p in read_pairs(built / "val.jsonl") for x in p["positives"]})
-    assert len(load_task(out).corpus) == n_pos
-
-
-def test_no_validation_pairs_is_a_user_error(built: Path) -> None:
+def test_no_sentence_pairs_is_a_user_error(built: Path) -> None:
     empty = built / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(UserError, match="max_articles"):
-        write_heldout_task(empty, built / "pool.jsonl", built / "x")
+        write_heldout_task(empty, pool_path(built, "test"), built / "x")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from retscale.cli import main
+from retscale.data.splits import ArticleSplit
 from retscale.pairs.formats import read_pairs
 from retscale.pairs.overlap import overlap_counts, reference_sets
 from retscale.pairs.stats import pair_stats
@@ -16,19 +17,21 @@ from retscale.pairs.wiki import (
     build_wiki_pairs,
     chunk_text,
     is_heading,
-    is_validation,
+    pairs_path,
+    pool_path,
     split_sections,
 )
 
-SENT = "The river flows through the old valley near the town of Example"
-
 
 def _article(i: int, n_sections: int = 2) -> dict[str, str]:
-    lead = " ".join(f"{SENT} number {i} part {j}." for j in range(4))
+    """Articles that share no 13-word n-gram (each sentence names its article): the pair builder drops a train
+    article sharing one with a test article, as it would a copied one."""
+    lead = " ".join(f"Article {i}: The river {i} flows through the valley {i} near the town {i} part {j}."
+                    for j in range(4))
     body = [lead]
     for s in range(n_sections):
-        body += [f"Section {s}.", " ".join(f"Fact {k} about topic {s} of article {i} is told here in words." for k in range(5))]
-    body += ["References.", "Some citation text that must not be used as a passage at all."]
+        body += [f"Section {s}.", " ".join(f"Fact {k} of article {i} about topic {s} is told in words of {i}." for k in range(5))]
+    body += ["References.", f"Some citation {i} text that must not be used {i} as a passage at all {i}."]
     return {"id": str(1000 + i), "url": "", "title": f"Article {i}", "text": "\n".join(body)}
 
 
@@ -65,40 +68,47 @@ def test_chunks_respect_sentence_boundaries_and_token_budget() -> None:
     assert all(approx_tokens(c) <= MAX_TOKENS for c in chunk_text(long_sentence))
 
 
-def test_split_is_seeded_and_order_independent() -> None:
-    ids = [str(i) for i in range(2000)]
-    val = {i for i in ids if is_validation(i, 0, 0.1)}
-    assert val == {i for i in reversed(ids) if is_validation(i, 0, 0.1)}
-    assert 120 < len(val) < 280 and val != {i for i in ids if is_validation(i, 1, 0.1)}
-
-
 def test_build_counts_and_outputs(tmp_path: Path) -> None:
     src = _source(tmp_path)
-    report = build_wiki_pairs(src, tmp_path / "t.jsonl", tmp_path / "v.jsonl", tmp_path / "p.jsonl",
-                              validation_fraction=0.2)
+    split = ArticleSplit(dev_fraction=0.2, test_fraction=0.2)
+    out = tmp_path / "pairs"
+    report = build_wiki_pairs(src, out, split=split, decontaminate=())
     assert report.articles_read == 32 and report.articles_kept == 30
-    counts = {s: report.pairs.get(split, {}).get(s, 0) for split in ("train",) for s in ("wiki-title", "wiki-section")}
-    total_title = sum(report.pairs.get(sp, {}).get("wiki-title", 0) for sp in ("train", "validation"))
-    total_section = sum(report.pairs.get(sp, {}).get("wiki-section", 0) for sp in ("train", "validation"))
-    assert (total_title, total_section) == (30, 60) and counts["wiki-title"] < 30
-    train, val = list(read_pairs(tmp_path / "t.jsonl")), list(read_pairs(tmp_path / "v.jsonl"))
-    train_docs = {p["positives"][0]["doc"] for p in train}
-    assert train_docs.isdisjoint(p["positives"][0]["doc"] for p in val)  # split by article
-    section = next(p for p in train if p["source"] == "wiki-section")
+    assert sum(report.articles_by_split.values()) == 30 and all(report.articles_by_split.get(p) for p in
+                                                                 ("train", "dev", "test"))
+    totals = {k: sum(report.pairs.get(sp, {}).get(k, 0) for sp in ("train", "dev", "test"))
+              for k in ("wiki-title", "wiki-section", "wiki-sentence")}
+    assert totals == {"wiki-title": 30, "wiki-section": 60, "wiki-sentence": 90}  # one sentence pair per section
+    parts = {sp: list(read_pairs(pairs_path(out, sp))) for sp in ("train", "dev", "test")}
+    docs = {sp: {p["positives"][0]["doc"] for p in pairs} for sp, pairs in parts.items()}
+    assert not docs["train"] & docs["test"] and not docs["train"] & docs["dev"]  # split by article
+    assert all(split.of(d) == sp for sp, ds in docs.items() for d in ds)
+    section = next(p for p in parts["train"] if p["source"] == "wiki-section")
     assert section["query"].startswith("Article ") and ": Section " in section["query"]
-    pool = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
-    assert len(pool) == report.pool_passages == 90 and {"id", "title", "text", "doc"} <= set(pool[0])
-    stats = pair_stats(tmp_path / "t.jsonl")
-    assert stats["pairs"] == len(train) and stats["checks"]["duplicate_query_texts"] == 0
+    sentence = next(p for p in parts["train"] if p["source"] == "wiki-sentence")
+    assert sentence["query"] not in sentence["positives"][0]["text"]  # taken out of its passage
+    pool = [json.loads(line) for sp in ("train", "dev", "test") for line in pool_path(out, sp).read_text().splitlines()]
+    assert len(pool) == sum(report.pool_passages.values()) == 90 and {"id", "title", "text", "doc"} <= set(pool[0])
+    stats = pair_stats(pairs_path(out, "train"))
+    assert stats["pairs"] == len(parts["train"]) and stats["checks"]["duplicate_query_texts"] == 0
+
+
+def test_kinds_and_titles(tmp_path: Path) -> None:
+    report = build_wiki_pairs(_source(tmp_path), tmp_path / "p", kinds=("sentence",), passage_titles=False,
+                              decontaminate=())
+    assert set(report.pairs["train"]) == {"wiki-sentence"}
+    assert all(p["positives"][0]["title"] == "" for p in read_pairs(pairs_path(tmp_path / "p", "train")))
 
 
 def test_build_cli_prints_counts(tmp_path: Path, capsys) -> None:
     src = _source(tmp_path)
-    assert main(["pairs", "build", "--source", "wiki", "--input", str(src), "--out", str(tmp_path / "x.jsonl")]) == 0
+    assert main(["pairs", "build", "--source", "wiki", "--input", str(src), "--out", str(tmp_path / "x"),
+                 "--dev-fraction", "0.2", "--test-fraction", "0.2", "--decontaminate", ""]) == 0
     out = capsys.readouterr().out
-    assert "wiki-title" in out and "wiki-section" in out and "pool" in out
-    assert (tmp_path / "x.validation.jsonl").exists() and (tmp_path / "x.pool.jsonl").exists()
-    assert main(["pairs", "stats", str(tmp_path / "x.jsonl")]) == 0
+    assert "wiki-title" in out and "wiki-section" in out and "pool" in out and "wiki-val" in out
+    assert (tmp_path / "x" / "pairs.test.jsonl").exists() and (tmp_path / "x" / "pool.train.jsonl").exists()
+    assert (tmp_path / "x" / "wiki-val" / "corpus.jsonl").exists()
+    assert main(["pairs", "stats", str(tmp_path / "x" / "pairs.train.jsonl")]) == 0
     assert "negatives_per_query" in capsys.readouterr().out
 
 

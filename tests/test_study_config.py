@@ -115,7 +115,7 @@ finetune:
     ("    seed: 1\n", "    seed: 1\n    sead: 2\n", "checkpoints.suite_options.sead: unknown key", 6),
     ("    seed: 1\n", "    peak_lr: -1\n", "checkpoints.suite_options.peak_lr: Input should be greater than 0", 5),
     ("  max_articles: 200\n", "  max_artcles: 200\n", "pairs.max_artcles: unknown key", 9),
-    ("  max_articles: 200\n", "  validation_fraction: 2\n", "pairs.validation_fraction: Input should be less", 9),
+    ("  max_articles: 200\n", "  test_fraction: 2\n", "pairs.test_fraction: Input should be less", 9),
     ("  depth: 20\n", "  depht: 20\n", "mining.depht: unknown key", 12),
     ("  depth: 20\n", "  depth: 2\n", "mining.depth: 2 leaves fewer than 3 negatives after skipping the top 0", 12),
     ("  negatives: 3\n", "  negatives: 3\n  strategy: best\n", "mining.strategy: Input should be 'top' or", 12),

@@ -14,7 +14,7 @@ import pytest
 
 from retscale.fileio import stable_hash
 from retscale.study.config import load_config
-from retscale.study.names import CheckpointKind, StageName
+from retscale.study.names import PER_QUERY, SEED_SUFFIX, CheckpointKind, StageName
 from retscale.study.plan import StudyPlan, plan_study, run_plan
 from retscale.study.runner import Stage, StageInputs, StageResult, StageRunner
 from retscale.study.store import open_store
@@ -22,23 +22,23 @@ from retscale.study.store import open_store
 # A stage key names the finished work a study folder reuses: changing one silently recomputes (or, worse,
 # mislabels) work in every existing study folder. Change these only on purpose.
 SMOKE_KEYS = [
-    "pretrain:suite-smoke:2de89403f55075ee", "random_init:suite-smoke:2de89403f55075ee", "pairs:shared:1f5fe1f468f43b5c",
-    "mining:shared:367e8e321d2aa006", "evaluate:bm25:8a895e0e67028f94",
-    "finetune:xs-r0.5:a3de08730175c8f3", "evaluate:xs-r0.5:cec365a7f92074af", "icl:xs-r0.5:d6f81581d2632d40",
-    "finetune:xs-r1:6ce9e1fde7fe76bb", "evaluate:xs-r1:1491d1ca0e256ba2", "icl:xs-r1:e0e4be5006a16507",
-    "finetune:s-r0.5:25fc005e2767274a", "evaluate:s-r0.5:5f3943fb6b2cbe6c", "icl:s-r0.5:3d64f2ddb94e0a01",
-    "finetune:s-r1:c797d1dddea9d219", "evaluate:s-r1:ca0c28a41f6575c5", "icl:s-r1:7e527e8aca502f6c",
-    "finetune:xs-init:5a83222e97f44621", "evaluate:xs-init:bf4b4b7c7e08216b",
-    "finetune:s-init:255e16995fd762c4", "evaluate:s-init:46c571eb16fa8a64",
+    "pretrain:suite-smoke:340a57daf1fc2796", "random_init:suite-smoke:340a57daf1fc2796",
+    "pairs:shared:c220c2865bf4b3dc", "mining:shared:464bb7e2346a0d5e", "evaluate:bm25:9b9cff4b27171a37",
+    "finetune:xs-r0.5:7350249c05615359", "evaluate:xs-r0.5:0285f002ccdb6f73", "icl:xs-r0.5:62c4af88533856a5",
+    "finetune:xs-r1:3e1a07a87571110b", "evaluate:xs-r1:0ba9bfdf4154a8f9", "icl:xs-r1:7515344d3344c80e",
+    "finetune:s-r0.5:2b4e890b118dd9d0", "evaluate:s-r0.5:533314a5fe5085b8", "icl:s-r0.5:e65b17ba29278031",
+    "finetune:s-r1:ebed8eefc55f6d0f", "evaluate:s-r1:2d48e9d08b608c58", "icl:s-r1:1e345070a033bd53",
+    "finetune:xs-init:925799fb24e43a7b", "evaluate:xs-init:57b4ed4bde1a9506", "finetune:s-init:335d2570c803dc82",
+    "evaluate:s-init:3264d066f6792ffe",
 ]
-KEY_DIGESTS = {"mini": "cce7eca7dbece125", "full": "727ce8f0681b7af7"}  # stable_hash of the plan's key list
+KEY_DIGESTS = {"mini": "819c9e87d4062bc4", "full": "9e9cf4c75ce55008"}  # stable_hash of the plan's key list
 
 # preset -> (stages, per stage name)
 SHAPES = {
     "smoke": (21, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune": 6, "evaluate": 7,
                    "icl": 4}),
-    "mini": (38, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune": 12, "evaluate": 13,
-                  "icl": 9}),
+    "mini": (74, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune-s0": 12, "finetune-s1": 12,
+                  "evaluate-s0": 12, "evaluate-s1": 12, "evaluate": 13, "icl": 9}),
     "full": (38, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune": 12, "evaluate": 13,
                   "icl": 9}),
 }
@@ -59,7 +59,7 @@ def test_plan_has_every_stage_in_dependency_order_with_stable_keys(preset: str) 
     total, per_name = SHAPES[preset]
     assert len(plan.stages) == total
     assert Counter(s.name for s in plan.stages) == per_name
-    assert all(s.name in set(StageName) for s in plan.stages)
+    assert all(s.name.split(SEED_SUFFIX)[0] in set(StageName) for s in plan.stages)  # finetune-s1: a seed's
     assert len(set(plan.keys)) == total
     position = {s.key: i for i, s in enumerate(plan.stages)}
     for i, stage in enumerate(plan.stages):
@@ -125,3 +125,25 @@ def test_run_plan_hands_outputs_on_skips_what_a_failure_starves_and_records_mode
     assert calls == [k for k in plan.keys if k != skipped]  # in plan order; its evaluation never ran
     assert runner.failed == [failing] and runner.skipped == [skipped]
     assert entries == {**{m.name: m.kind for m in plan.models}, "bm25": CheckpointKind.BASELINE}
+
+
+def test_seed_mean_stage_averages_the_seeds_and_keeps_their_per_query_values(tmp_path: Path) -> None:
+    """Two fine-tuning seeds: the model's evaluation rows are the seeds' means (each seed's too, named -s<seed>),
+    and its output keeps every seed's per-query values for the seed-aware bootstrap."""
+    from retscale.study.stages import seed_mean_stage
+
+    config, _ = load_config("smoke")
+    config = config.model_copy(update={"finetune_seeds": [0, 1]})
+    plan = plan_study(config)
+    mean_stage = next(s for s in plan.stages if s.name == StageName.EVALUATE and s.checkpoint == "xs-r1")
+    assert set(mean_stage.inputs) == {"seed0", "seed1"}
+    assert {up.name for up in mean_stage.inputs.values()} == {"evaluate-s0", "evaluate-s1"}
+    per_seed = {seed: {task: {"qids": ["a", "b"], "ndcg_at_10": [0.2 * (seed + 1), 0.4 * (seed + 1)]}
+                       for task in config.eval.tasks} for seed in (0, 1)}
+    stage = seed_mean_stage(config, next(m for m in plan.models if m.name == "xs-r1"), dict(
+        (seed, up) for seed, up in zip((0, 1), mean_stage.inputs.values(), strict=True)))
+    result = stage.compute(tmp_path, {f"seed{s}": {PER_QUERY: v} for s, v in per_seed.items()})
+    rows = {(t, m): v for t, m, v in result.rows}
+    assert abs(rows[("scifact", "ndcg_at_10")] - 0.45) < 1e-12  # mean of 0.3 and 0.6
+    assert abs(rows[("scifact", "ndcg_at_10-s1")] - 0.6) < 1e-12 and rows[("scifact", "n_seeds")] == 2
+    assert result.output[PER_QUERY]["scifact"]["per_seed"]["1"]["ndcg_at_10"] == [0.4, 0.8]

@@ -52,3 +52,19 @@ def ndcg_at_k(relevance: dict[str, int], ranking: list[str], k: int) -> float:
     ideal = sorted((r for r in relevance.values() if r > 0), reverse=True)[:k]
     idcg = sum(r / math.log2(rank + 2) for rank, r in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
+
+
+PER_QUERY_METRICS = ("ndcg_at_10", "mrr_at_10")
+CONTRASTIVE_ENTROPY = "contrastive_entropy"  # dense retrievers only (``retscale.evaluate.contrastive``)
+
+
+def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``{metric: {qid: value}}`` for ``PER_QUERY_METRICS``, over every query with qrels (a query the run misses
+    scores 0): the unit a query bootstrap resamples. Their means equal ``compute_metrics``' values when every
+    judged query has a run."""
+    qrels = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items()}
+    run = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if docs}
+    ndcg = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
+    rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top_k_run(run, 10))
+    return {"ndcg_at_10": {q: ndcg.get(q, {}).get("ndcg_cut_10", 0.0) for q in qrels},
+            "mrr_at_10": {q: rr.get(q, {}).get("recip_rank", 0.0) for q in qrels}}

@@ -70,6 +70,7 @@ class DenseRetriever:
 
         start = time.perf_counter()
         corpus = self.encode_corpus(dataset)
+        self._last_corpus = (dataset.checksum, corpus)  # for ``contrastive_entropy`` on the same dataset
         self.timings["encode_corpus_seconds"] = round(time.perf_counter() - start, 3)
         if not self.ctx.is_main:
             return {}
@@ -85,6 +86,24 @@ class DenseRetriever:
         run = to_run(query_ids, list(dataset.corpus), scores, indices, top_k, ignore_identical_ids=drop_same)
         self.timings["search_seconds"] = round(time.perf_counter() - start, 3)
         return run
+
+
+    def contrastive_entropy(self, dataset: BeirDataset, qids: list[str]) -> Any:
+        """Per-query contrastive entropy of ``qids`` (``retscale.evaluate.contrastive``); NaN on helper ranks."""
+        import numpy as np
+
+        from retscale.evaluate.contrastive import contrastive_entropy
+
+        last = getattr(self, "_last_corpus", None)  # ``search`` just encoded this corpus: reuse it
+        corpus = last[1] if last is not None and last[0] == dataset.checksum else self.encode_corpus(dataset)
+        if not self.ctx.is_main:
+            return np.full(len(qids), np.nan)
+        queries = self.embedder.encode_queries([dataset.queries[q] for q in qids], batch_size=self.batch_size,
+                                               show_progress=False)
+        row = {d: i for i, d in enumerate(dataset.corpus)}
+        positives = [[row[d] for d, rel in sorted(dataset.qrels[q].items(), key=lambda x: -x[1]) if rel > 0 and d in row]
+                     for q in qids]
+        return contrastive_entropy(queries, corpus, positives)
 
 
 def make_retriever(model: str, *, pooling: str | None = None, max_length: int | None = None,

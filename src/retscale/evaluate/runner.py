@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retscale.evaluate.metrics import compute_metrics
+import numpy as np
+
+from retscale.evaluate.metrics import CONTRASTIVE_ENTROPY, compute_metrics, per_query_metrics
 from retscale.fileio import read_json, stable_hash, write_json
 from retscale.runtime import provenance as make_provenance
 
@@ -30,6 +32,8 @@ class TaskResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     reused: bool = False
+    # per-query values (``{"qids": [...], metric: [...]}``, one value per qid): what a query bootstrap resamples
+    per_query: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def dataset_provenance(dataset: BeirDataset) -> dict[str, Any]:
@@ -55,7 +59,8 @@ def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: st
         previous = read_json(path)
         if previous.get("provenance", {}).get("key") == key and "metrics" in previous:
             log.info("%s: reusing %s (same model, settings and data)", dataset.name, path)
-            return TaskResult(dataset.name, previous["metrics"], previous["provenance"], path, reused=True)
+            return TaskResult(dataset.name, previous["metrics"], previous["provenance"], path, reused=True,
+                              per_query=previous.get("per_query", {}))
 
     start = time.perf_counter()
     run = retriever.search(dataset, top_k)
@@ -64,8 +69,17 @@ def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: st
     if ctx is not None and not ctx.is_main:
         return TaskResult(dataset.name, {})  # torchrun helper rank: rank 0 scores and writes
     metrics = compute_metrics(dataset.qrels, run)
+    qids = sorted(q for q in dataset.qrels if q in dataset.queries)
+    per_query: dict[str, list[Any]] = {"qids": qids}
+    for name, values in per_query_metrics(dataset.qrels, run).items():
+        per_query[name] = [values.get(q, 0.0) for q in qids]
+    entropy = getattr(retriever, "contrastive_entropy", None)
+    if entropy is not None:  # dense retrievers: a smooth metric next to the rank-based ones
+        values = entropy(dataset, qids)
+        per_query[CONTRASTIVE_ENTROPY] = [float(v) for v in values]
+        metrics[CONTRASTIVE_ENTROPY] = float(np.nanmean(values)) if len(values) else float("nan")
     timings = {"total_seconds": round(total, 3), **getattr(retriever, "timings", {})}
     provenance = make_provenance(key=key, retriever=description, dataset=dataset_provenance(dataset), top_k=top_k,
                                  timings=timings)
-    write_json(path, {"task": dataset.name, "metrics": metrics, "provenance": provenance})
-    return TaskResult(dataset.name, metrics, provenance, path)
+    write_json(path, {"task": dataset.name, "metrics": metrics, "provenance": provenance, "per_query": per_query})
+    return TaskResult(dataset.name, metrics, provenance, path, per_query=per_query)

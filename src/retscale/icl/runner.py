@@ -20,7 +20,7 @@ from retscale.fileio import sha256_file, stable_hash, write_json
 from retscale.icl.generate import greedy_generate
 from retscale.icl.loglik import score_requests
 from retscale.icl.prompts import EncodedItem, Encoder, encode_partition, max_answer_tokens
-from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct
+from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct, gold_probability
 from retscale.icl.tasks import Gauntlet, IclTaskSpec, TaskData, load_gauntlet, load_task_data, load_task_specs
 from retscale.runtime import provenance
 
@@ -158,6 +158,9 @@ def _task_summary(spec: IclTaskSpec, k: int, data: TaskData, rows: dict[str, lis
             per = [sum(r["pred"][rule] == r["gold"] for r in rs) / len(rs) for rs in rows.values() if rs]
             summary[name] = sum(per) / len(per) if per else None
         summary["gauntlet_metric"] = "acc_per_token (lowest per-token perplexity)"
+        probs = [gold_probability(r["logprobs"], r["gold"]) for rs in rows.values() for r in rs]
+        summary["gold_prob"] = sum(probs) / len(probs) if probs else None
+        summary["gold_prob_per_item"] = probs  # the unit an item bootstrap resamples
     return summary
 
 

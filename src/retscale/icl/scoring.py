@@ -41,6 +41,18 @@ def choose(scores: Sequence[ContinuationScore], texts: Sequence[str], rule: str)
     raise ValueError(f"unknown rule {rule!r}")
 
 
+def gold_probability(logprobs: Sequence[float], gold: int) -> float:
+    """The gold option's probability among the options: ``softmax(summed log-likelihoods)[gold]``.
+
+    A continuous per-item ICL score (Schaeffer et al. 2023: accuracy is a discontinuous metric that hides smooth
+    progress; the probability mass a model puts on the right answer moves long before its argmax does). Chance is
+    ``1 / n_options`` for a model that cannot tell the options apart.
+    """
+    top = max(logprobs)
+    weights = [math.exp(lp - top) for lp in logprobs]
+    return weights[gold] / sum(weights)
+
+
 def normalize_answer(answer: str) -> str:
     """llm-foundry / TriviaQA normalisation: lower, drop punctuation and articles, squeeze spaces."""
     text = answer.replace("_", " ").lower()

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="build the mined Wikipedia training set in DIR (ignores --pairs/--pool/--out)")
     parser.add_argument("--queries", type=int, default=None,
                         help="with --wiki-set: mine a seeded sample of at most this many train queries")
-    parser.add_argument("--overlap", default="scifact,arguana",
+    parser.add_argument("--overlap", default="scifact,arguana,trec-dl19-pool",
                         help="with --wiki-set: BEIR tasks to check the mined text against ('' to skip)")
     parser.add_argument("--negatives", type=int, default=15)
     parser.add_argument("--depth", type=int, default=100, help="BM25 hits considered per query")
@@ -65,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
         out = build_training_set(args.wiki_set, queries, cfg, seed=args.seed, overlap_tasks=tasks)
         stats = read_json(args.wiki_set / "stats.json")
         build = stats["build"]
-        print(f"wiki pairs: train {build['pairs'].get('train', {})}, validation {build['pairs'].get('validation', {})}"
-              f"; pool {build['pool_passages']:,} passages")
+        print(f"wiki pairs: train {build['pairs'].get('train', {})}, dev {build['pairs'].get('dev', {})}, "
+              f"test {build['pairs'].get('test', {})}; mining pool {build['pool_passages'].get('train', 0):,} "
+              f"passages; {build['articles_decontaminated']:,} train articles dropped (13-gram overlap with an "
+              "evaluation text)")
         for name, rep in stats["mining"].items():
             print(f"mined {name}: {rep['written']:,} of {rep['queries_in']:,} queries written, {rep['dropped']:,} "
                   f"dropped (< {args.negatives} negatives); {rep['seconds']:.1f} s mining"

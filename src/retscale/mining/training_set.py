@@ -12,11 +12,12 @@ Two steps, so the study can key them apart (a mining setting re-mines without re
 | file | what |
 |---|---|
 | ``articles.jsonl`` | the first ``max_articles`` articles of the sample (only when ``max_articles`` is set) |
-| ``pairs.train.jsonl`` / ``pairs.validation.jsonl`` | unmined canonical pairs (``retscale.pairs.wiki``) |
-| ``pool.jsonl`` | every kept Wikipedia passage (``id, title, text, doc``): the mining pool |
+| ``pairs.{train,dev,test}.jsonl`` | unmined canonical pairs of each article split (``retscale.pairs.wiki``) |
+| ``pool.{train,dev,test}.jsonl`` | every kept passage of each split (``id, title, text, doc``); train = the mining pool |
+| ``wiki-dev/``, ``wiki-val/`` | the held-out retrieval tasks of the dev and test articles (``retscale.pairs.heldout``) |
 | ``queries.train.jsonl`` | the train pairs to mine: a seeded sample of ``max_pairs`` of them, in file order |
 | ``pairs.build.json`` | the pairs step's settings and counts |
-| ``mined.train.jsonl`` / ``mined.validation.jsonl`` | canonical pairs with ``config.negatives`` BM25 hard negatives |
+| ``mined.train.jsonl`` / ``mined.validation.jsonl`` | train queries / dev pairs with ``config.negatives`` BM25 hard negatives from the train pool |
 | ``stats.json`` | builder counts, mining reports, ``pair_stats`` of the mined files, BEIR overlap |
 
 Each step is skipped when its output is complete for the same settings, so a second call returns at once and an
@@ -35,13 +36,16 @@ from typing import Any
 
 from retscale.fileio import atomic_write, iter_jsonl, read_json, sha256_file, write_json
 from retscale.mining.miner import MiningConfig, PoolIndex, done_marker, mine_hard_negatives
+from retscale.pairs.heldout import DEV_TASK_NAME as DEV_TASK
+from retscale.pairs.heldout import TASK_NAME as HELDOUT_TASK
+from retscale.pairs.overlap import EVAL_TASKS
 from retscale.pairs.wiki import WikiPairsOptions
 
 log = logging.getLogger(__name__)
 ARTICLES = "articles.jsonl"
 TRAIN_PAIRS = "pairs.train.jsonl"
-VALIDATION_PAIRS = "pairs.validation.jsonl"
-POOL = "pool.jsonl"
+VALIDATION_PAIRS = "pairs.dev.jsonl"  # the fine-tuner's validation pairs come from dev articles
+POOL = "pool.train.jsonl"
 QUERIES = "queries.train.jsonl"
 BUILD_MARKER = "pairs.build.json"
 MINED_TRAIN = "mined.train.jsonl"
@@ -64,8 +68,18 @@ class PairsSet:
     articles_kept: int
     pool_passages: int
     train_queries: int  # lines of queries.train.jsonl
-    validation_pairs: int
+    validation_pairs: int  # dev pairs
     build: dict[str, Any]  # the content of pairs.build.json
+
+    @property
+    def heldout_task(self) -> Path:
+        """``wiki-val``: the evaluation task from the test articles."""
+        return self.dir / HELDOUT_TASK
+
+    @property
+    def dev_task(self) -> Path:
+        """``wiki-dev``: the design task from the dev articles."""
+        return self.dir / DEV_TASK
 
     @property
     def queries(self) -> Path:
@@ -81,10 +95,11 @@ class PairsSet:
 
 
 def build_pairs_set(out_dir: str | Path, options: WikiPairsOptions | None = None, *, seed: int = 0,
-                    source: str | Path | None = None) -> PairsSet:
+                    source: str | Path | None = None, decontaminate: tuple[str, ...] = EVAL_TASKS) -> PairsSet:
     """Step 1: Wikipedia pairs, the passage pool and the train queries to mine, in ``out_dir`` (reused when
     complete for the same settings; any change removes the mined files built from the older pairs)."""
-    from retscale.pairs.wiki import build_wiki_pairs
+    from retscale.pairs.heldout import write_heldout_task
+    from retscale.pairs.wiki import build_wiki_pairs, pairs_path, pool_path
 
     options = options or WikiPairsOptions()
     out = Path(out_dir)
@@ -92,7 +107,7 @@ def build_pairs_set(out_dir: str | Path, options: WikiPairsOptions | None = None
     sample = Path(source) if source else wiki_source()
     marker = out / BUILD_MARKER
     settings = {"source": str(sample), "source_sha256": sha256_file(sample), "seed": seed,
-                **options.model_dump(mode="json")}
+                "decontaminate": list(decontaminate), "v": 2, **options.model_dump(mode="json")}
     if marker.exists() and read_json(marker).get("settings") == settings:
         return _pairs_set(out, read_json(marker))
     for name in (MINED_TRAIN, MINED_VALIDATION, STATS):
@@ -106,8 +121,12 @@ def build_pairs_set(out_dir: str | Path, options: WikiPairsOptions | None = None
                 if i >= options.max_articles:
                     break
                 fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    report = build_wiki_pairs(articles, out / TRAIN_PAIRS, out / VALIDATION_PAIRS, out / POOL, seed=seed,
-                              validation_fraction=options.validation_fraction, max_tokens=options.max_tokens)
+    report = build_wiki_pairs(articles, out, split=options.article_split(), max_tokens=options.max_tokens,
+                              kinds=tuple(options.kinds), passage_titles=options.passage_titles,
+                              decontaminate=decontaminate)
+    for name, split in ((HELDOUT_TASK, "test"), (DEV_TASK, "dev")):
+        write_heldout_task(pairs_path(out, split), pool_path(out, split), out / name, seed=seed,
+                           max_queries=options.heldout_queries)
     lines = (out / TRAIN_PAIRS).read_text(encoding="utf-8").splitlines(keepends=True)
     if options.max_pairs is not None and len(lines) > options.max_pairs:
         # a seeded sample kept in file order: title and section queries stay mixed as the builder wrote them
@@ -126,8 +145,8 @@ def load_pairs_set(pairs_dir: str | Path) -> PairsSet:
 
 
 def _pairs_set(out: Path, build: dict[str, Any]) -> PairsSet:
-    return PairsSet(out, Path(build["articles"]), build["articles_kept"], build["pool_passages"],
-                    build["train_queries"], sum(build["pairs"].get("validation", {}).values()), build)
+    return PairsSet(out, Path(build["articles"]), build["articles_kept"], build["pool_passages"].get("train", 0),
+                    build["train_queries"], sum(build["pairs"].get("dev", {}).values()), build)
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +171,7 @@ class MinedSet:
 
 
 def mine_pairs_set(pairs: PairsSet, out_dir: str | Path, config: MiningConfig | None = None, *,
-                   validation: bool = True, overlap_tasks: tuple[str, ...] = ("scifact", "arguana"),
+                   validation: bool = True, overlap_tasks: tuple[str, ...] = EVAL_TASKS,
                    show_progress: bool = True) -> MinedSet:
     """Step 2: BM25 hard negatives for the train queries (and the validation pairs), then the statistics and the
     overlap of the mined text with ``overlap_tasks`` (BEIR tasks), all in ``out_dir/stats.json``.
@@ -205,10 +224,10 @@ def mine_pairs_set(pairs: PairsSet, out_dir: str | Path, config: MiningConfig | 
 
 def build_training_set(out_dir: str | Path, options: WikiPairsOptions | None = None,
                        config: MiningConfig | None = None, *, seed: int = 0, source: str | Path | None = None,
-                       overlap_tasks: tuple[str, ...] = ("scifact", "arguana"), show_progress: bool = True) -> Path:
+                       overlap_tasks: tuple[str, ...] = EVAL_TASKS, show_progress: bool = True) -> Path:
     """Both steps into one folder (idempotent, resumable); returns the path of ``mined.train.jsonl``.
 
     ``seed`` drives the article split and the query sample; the miner's own seed is ``config.seed``.
     """
-    pairs = build_pairs_set(out_dir, options, seed=seed, source=source)
+    pairs = build_pairs_set(out_dir, options, seed=seed, source=source, decontaminate=overlap_tasks)
     return mine_pairs_set(pairs, out_dir, config, overlap_tasks=overlap_tasks, show_progress=show_progress).train

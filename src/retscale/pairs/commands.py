@@ -9,8 +9,10 @@ from pathlib import Path
 HELP = "build training pairs (Wikipedia), print their statistics, convert tevatron/FlagEmbedding files"
 DESCRIPTION = (
     "Training pairs in the canonical jsonl format (query_id, query, positives, negatives, source; see "
-    "docs/ARCHITECTURE.md). 'build --source wiki' makes title→lead and 'title: heading'→section pairs plus a "
-    "passage pool from the offline Wikipedia sample; 'stats' prints counts, lengths and overlap checks; "
+    "docs/ARCHITECTURE.md). 'build --source wiki' makes title→lead, 'title: heading'→section and "
+    "sentence→rest-of-passage pairs plus passage pools from the offline Wikipedia sample, per article split "
+    "(train / dev / test), with the held-out tasks wiki-dev and wiki-val; 'stats' prints counts, lengths and "
+    "overlap checks; "
     "'convert' reads tevatron or FlagEmbedding jsonl and writes canonical jsonl."
 )
 
@@ -23,11 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--source", choices=["wiki"], default="wiki", help="which builder")
     build.add_argument("--input", type=Path, default=None,
                        help="Wikipedia jsonl(.gz) (default: $RETSCALE_SHARED_DATA/text/enwiki-sample.jsonl.gz)")
-    build.add_argument("--out", type=Path, required=True, help="train pairs file (canonical jsonl)")
-    build.add_argument("--validation-out", type=Path, default=None, help="default: OUT with .validation.jsonl")
-    build.add_argument("--pool-out", type=Path, default=None, help="default: OUT with .pool.jsonl")
-    build.add_argument("--validation-fraction", type=float, default=0.02)
-    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", type=Path, required=True,
+                       help="output folder: pairs.{train,dev,test}.jsonl, pool.{train,dev,test}.jsonl, wiki-dev/, "
+                            "wiki-val/")
+    build.add_argument("--dev-fraction", type=float, default=0.02, help="share of articles in the dev split")
+    build.add_argument("--test-fraction", type=float, default=0.02, help="share of articles in the test split")
+    build.add_argument("--kinds", default="title,section,sentence", help="pair builders, comma-separated")
+    build.add_argument("--no-titles", action="store_true", help="write passages without their article title")
+    build.add_argument("--decontaminate", default="scifact,arguana,trec-dl19-pool",
+                       help="BEIR tasks no training article may share a 13-gram with ('' for none)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the held-out tasks' query sample")
     build.add_argument("--max-tokens", type=int, default=128, help="approximate tokens per passage (words × 4/3)")
 
     stats = sub.add_parser("stats", help="counts, lengths and overlap checks of a pairs file", formatter_class=fmt)
@@ -43,11 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     convert.add_argument("--format", default="auto", choices=["auto", "canonical", "tevatron", "flagembedding"])
 
 
-def _sibling(out: Path, suffix: str) -> Path:
-    stem = out.name[:-len(".jsonl")] if out.name.endswith(".jsonl") else out.name
-    return out.with_name(f"{stem}.{suffix}.jsonl")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.pairs_command == "build":
         return _build(args)
@@ -61,20 +63,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from retscale.pairs.wiki import build_wiki_pairs
+    from retscale.data.splits import ArticleSplit
+    from retscale.errors import UserError
+    from retscale.pairs.heldout import DEV_TASK_NAME, TASK_NAME, write_heldout_task
+    from retscale.pairs.wiki import build_wiki_pairs, pairs_path, pool_path
     from retscale.settings import shared_path
 
     source = args.input or shared_path("text", "enwiki-sample.jsonl.gz")
-    val_out = args.validation_out or _sibling(args.out, "validation")
-    pool_out = args.pool_out or _sibling(args.out, "pool")
-    report = build_wiki_pairs(source, args.out, val_out, pool_out, seed=args.seed,
-                              validation_fraction=args.validation_fraction, max_tokens=args.max_tokens)
-    print(f"{source}: {report.articles_read:,} articles, {report.articles_kept:,} kept (stubs dropped)")
-    for split, path in (("train", args.out), ("validation", val_out)):
-        counts = report.pairs.get(split, {})
+    for flag, value in (("--dev-fraction", args.dev_fraction), ("--test-fraction", args.test_fraction)):
+        if not 0 < value < 0.5:
+            raise UserError(f"{flag} must be > 0 and < 0.5, got {value}", fix=f"set {flag}, e.g. 0.02")
+    split = ArticleSplit(dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    tasks = tuple(t.strip() for t in args.decontaminate.split(",") if t.strip())
+    report = build_wiki_pairs(source, args.out, split=split, max_tokens=args.max_tokens, kinds=kinds,
+                              passage_titles=not args.no_titles, decontaminate=tasks)
+    print(f"{source}: {report.articles_read:,} articles, {report.articles_kept:,} kept (stubs dropped), "
+          f"{report.articles_decontaminated:,} train articles dropped for sharing a 13-gram with an evaluation text")
+    for part in ("train", "dev", "test"):
+        counts = report.pairs.get(part, {})
         detail = ", ".join(f"{src} {n:,}" for src, n in sorted(counts.items()))
-        print(f"{split:<10} {sum(counts.values()):>8,} pairs ({detail}) → {path}")
-    print(f"pool       {report.pool_passages:>8,} passages → {pool_out}")
+        print(f"{part:<6} {report.articles_by_split.get(part, 0):>7,} articles {sum(counts.values()):>8,} pairs "
+              f"({detail}) → {pairs_path(args.out, part)}; pool {report.pool_passages.get(part, 0):,} passages")
+    for name, part in ((DEV_TASK_NAME, "dev"), (TASK_NAME, "test")):
+        if report.pairs.get(part):
+            task = write_heldout_task(pairs_path(args.out, part), pool_path(args.out, part), args.out / name,
+                                      seed=args.seed)
+            print(f"{name:<8} held-out task → {task}")
     return 0
 
 

@@ -2,8 +2,14 @@
 
 Built once per :class:`CorpusSpec` from the offline text (``$RETSCALE_SHARED_DATA/text``: the Wikipedia sample and
 the NLTK zips) and cached in ``cache_dir("pretrain")/corpus-<key>``; ``meta.json`` is written last, so a folder
-without it is an interrupted build and is rebuilt. Documents are joined with EOS. Every 100th document goes to the
-held-out split. Batches are a pure function of the step number (non-overlapping windows, reshuffled each epoch with
+without it is an interrupted build and is rebuilt. Documents are joined with EOS.
+
+What is held out, and why (see :mod:`retscale.data.splits`): Wikipedia articles follow the project's one
+article-level split — ``train`` articles are pretraining text, ``dev`` articles are the held-out LM-loss text, and
+``test`` articles (the ``wiki-val`` evaluation task) are read by nobody here. Every 100th NLTK document is held out
+too. Documents sharing a 13-word n-gram with an evaluation text — a ``test`` article or any ``decontaminate`` BEIR
+task's corpus or queries (:func:`retscale.pairs.overlap.contamination_reference`) — are dropped and counted, so
+zero-shot evaluation stays zero-shot. Batches are a pure function of the step number (non-overlapping windows, reshuffled each epoch with
 a seeded permutation), which is what makes training resumable bit-for-bit and lets a budget exceed the corpus: the
 number of epochs is recorded.
 """
@@ -22,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from retscale.data.splits import DEFAULT_SPLIT, ArticleSplit
 from retscale.errors import UserError
 from retscale.fileio import atomic_write, read_json, stable_hash, write_json
+from retscale.pairs.overlap import EVAL_TASKS, article_text, contamination_reference, shares_ngram
 from retscale.settings import cache_dir, shared_path
 
-HELDOUT_EVERY = 100  # document i is held out when i % HELDOUT_EVERY == 0
+HELDOUT_EVERY = 100  # NLTK document i is held out when i % HELDOUT_EVERY == 0
 WIKI_SHARE = 0.7  # of max_chars; the rest comes from NLTK, so small budgets still mix both sources
 _BROWN_TAG = re.compile(r"(\S+)/[^\s/]+")
 _XML_TAG = re.compile(r"<[^>]+>")
@@ -37,19 +45,26 @@ class CorpusSpec:
     vocab_size: int = 1024
     max_chars: int | None = None  # None: all of the offline text (~86M characters)
     tokenizer_chars: int = 8_000_000  # BPE is trained on the first this-many characters
+    split: ArticleSplit = DEFAULT_SPLIT  # Wikipedia articles: train → pretraining, dev → held-out loss, test → unused
+    # BEIR tasks whose 13-grams no pretraining document may contain (the wiki-val articles' 13-grams are always out)
+    decontaminate: tuple[str, ...] = EVAL_TASKS
 
     def key(self, sources: list[Path]) -> str:
         stats = [(p.name, p.stat().st_size) for p in sources]
-        return stable_hash({"spec": asdict(self), "sources": stats, "version": 1})
+        return stable_hash({"spec": asdict(self), "sources": stats, "version": 4})
 
 
-def _wiki_docs(path: Path) -> Iterator[str]:
+Role = str  # "train" | "heldout" | "excluded"
+
+
+def _wiki_docs(path: Path, split: ArticleSplit) -> Iterator[tuple[Role, str]]:
+    roles = {"train": "train", "dev": "heldout", "test": "excluded"}
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            text = f"{row.get('title', '')}\n{row.get('text', '')}".strip()
+            text = article_text(row)
             if text:
-                yield text
+                yield roles[split.of(str(row.get("id")))], text
 
 
 def _nltk_docs(folder: Path) -> Iterator[str]:
@@ -85,25 +100,27 @@ def _pieces(text: str, size: int = 4000) -> Iterator[str]:
         yield rest
 
 
-def _capped(docs: Iterator[str], budget: float) -> Iterator[str]:
+def _capped(docs: Iterator[tuple[Role, str]], budget: float) -> Iterator[tuple[Role, str]]:
     used = 0
-    for doc in docs:
+    for role, doc in docs:
         if used >= budget:
             return
         doc = doc[:int(min(len(doc), budget - used))]
         used += len(doc)
-        yield doc
+        yield role, doc
 
 
-def iter_documents(max_chars: int | None) -> Iterator[str]:
+def iter_documents(max_chars: int | None, split: ArticleSplit = DEFAULT_SPLIT) -> Iterator[tuple[Role, str]]:
+    """``(role, text)`` for every document: role ``train``, ``heldout`` or ``excluded`` (a ``test`` article)."""
     text_dir = shared_path("text")
     wiki, nltk = text_dir / "enwiki-sample.jsonl.gz", text_dir / "nltk"
     wiki_budget = float("inf") if max_chars is None else max_chars * WIKI_SHARE
     nltk_budget = float("inf") if max_chars is None else max_chars * (1 - WIKI_SHARE)
     if wiki.exists():
-        yield from _capped(_wiki_docs(wiki), wiki_budget)
+        yield from _capped(_wiki_docs(wiki, split), wiki_budget)
     if nltk.is_dir():
-        yield from _capped(_nltk_docs(nltk), nltk_budget)
+        nltk_docs = (("heldout" if i % HELDOUT_EVERY == 0 else "train", d) for i, d in enumerate(_nltk_docs(nltk)))
+        yield from _capped(nltk_docs, nltk_budget)
 
 
 def _source_files() -> list[Path]:
@@ -175,6 +192,21 @@ class Corpus:
         return cache[key]
 
 
+def _decoded_overlap(path: Path, tokenizer: object, eos: int, reference: set[int]) -> int:
+    """Documents of the written token stream that share a 13-gram with ``reference``."""
+    if not reference:
+        return 0
+    tokens = np.fromfile(path, dtype=np.uint16)
+    ends = np.flatnonzero(tokens == eos)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    decode = tokenizer.backend_tokenizer.decode  # type: ignore[attr-defined]
+    leaked = 0
+    for b in range(0, len(starts), 2000):
+        docs = [tokens[s:e].tolist() for s, e in zip(starts[b:b + 2000], ends[b:b + 2000], strict=True)]
+        leaked += sum(shares_ngram(decode(ids), reference) for ids in docs)
+    return leaked
+
+
 def _write_tokens(path: Path, ids: list[np.ndarray]) -> int:
     arr = np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint16)
     with atomic_write(path, "wb") as fh:
@@ -197,10 +229,21 @@ def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
     if root.exists():
         shutil.rmtree(root)  # an interrupted build
     root.mkdir(parents=True)
-    docs = list(iter_documents(spec.max_chars))
+    docs: list[tuple[Role, str]] = []
+    excluded = contaminated = 0
+    wiki = shared_path("text", "enwiki-sample.jsonl.gz")
+    reference = contamination_reference(wiki if wiki.exists() else None, spec.split, spec.decontaminate)
+    for role, text in iter_documents(spec.max_chars, spec.split):
+        if role == "excluded":
+            excluded += 1
+        elif shares_ngram(text, reference):
+            contaminated += 1
+        else:
+            docs.append((role, text))
 
     def tokenizer_texts() -> Iterator[str]:
-        yield from _capped(iter(docs), spec.tokenizer_chars)
+        for _, text in _capped(((r, t) for r, t in docs if r == "train"), spec.tokenizer_chars):
+            yield text
 
     tokenizer = train_tokenizer(tokenizer_texts(), spec.vocab_size)
     tokenizer.save_pretrained(str(root / "tokenizer"))
@@ -210,17 +253,27 @@ def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
     heldout_ids: list[np.ndarray] = []
     chunk = 2000
     for i in tqdm(range(0, len(docs), chunk), desc="tokenising corpus", unit="chunk", disable=not show_progress):
-        encoded = backend.encode_batch(docs[i:i + chunk], add_special_tokens=False)
-        for j, enc in enumerate(encoded):
-            target = heldout_ids if (i + j) % HELDOUT_EVERY == 0 else train_ids
+        batch = docs[i:i + chunk]
+        encoded = backend.encode_batch([t for _, t in batch], add_special_tokens=False)
+        for (role, _), enc in zip(batch, encoded, strict=True):
+            target = heldout_ids if role == "heldout" else train_ids
             target.append(np.asarray(enc.ids, dtype=np.uint16))
             target.append(eos)
     n_train = _write_tokens(root / "train.bin", train_ids)
+    leaked = _decoded_overlap(root / "train.bin", tokenizer, eos[0], reference)
     n_heldout = _write_tokens(root / "heldout.bin", heldout_ids)
     write_json(root / "meta.json", {
         "spec": asdict(spec), "sources": [str(p) for p in sources], "documents": len(docs),
-        "characters": sum(len(d) for d in docs), "train_tokens": n_train, "heldout_tokens": n_heldout,
-        "heldout_rule": f"document index % {HELDOUT_EVERY} == 0", "eos_token_id": int(tokenizer.eos_token_id),
+        "train_documents": sum(r == "train" for r, _ in docs),
+        "characters": sum(len(t) for _, t in docs),
+        "train_characters": sum(len(t) for r, t in docs if r == "train"),
+        "train_tokens": n_train, "heldout_tokens": n_heldout,
+        "heldout_rule": f"Wikipedia: dev articles of {spec.split}; NLTK: document index % {HELDOUT_EVERY} == 0",
+        "excluded_test_articles": excluded, "decontaminated_documents": contaminated,
+        "decontaminated_against": list(spec.decontaminate),
+        # an independent check through the tokenizer round trip: training documents, decoded from train.bin,
+        # that share a 13-gram with an evaluation text (0 unless decontamination failed)
+        "overlap_check_ngram13": leaked, "eos_token_id": int(tokenizer.eos_token_id),
         "pad_token_id": int(tokenizer.pad_token_id),
     })
     return Corpus(root)

@@ -85,6 +85,9 @@ class SuiteSpec:
     # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
     # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
+    # torch.compile the training step: ~2× faster at width 128 on this CPU (docs/results/EXPERIMENTS.md), at the
+    # price of compiling once per trunk and branch. Part of the stage key: fused kernels round differently.
+    compile: bool = False
 
     @property
     def tokens_per_step(self) -> int:
@@ -127,12 +130,16 @@ class SuiteOptions(BaseModel):
     save_every: int | None = Field(None, ge=1)
     seed: int | None = None
     threads: int | None = Field(None, ge=1)
+    compile: bool | None = None
 
     def apply(self, spec: SuiteSpec) -> SuiteSpec:
         """``spec`` with the fields given here replaced (``threads: null`` means torch's default; any other null,
         the preset's value)."""
         given = self.model_dump(exclude_unset=True)
-        return dataclasses.replace(spec, **{k: v for k, v in given.items() if v is not None or k == "threads"})
+        out = dataclasses.replace(spec, **{k: v for k, v in given.items() if v is not None or k == "threads"})
+        if out.vocab_size != out.corpus.vocab_size:  # the tokenizer is trained for the model's vocabulary
+            out = dataclasses.replace(out, corpus=dataclasses.replace(out.corpus, vocab_size=out.vocab_size))
+        return out
 
 
 SUITES: dict[str, SuiteSpec] = {

@@ -74,13 +74,16 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
     vocab = ck.shape.vocab_size
     flops_per_token = training_flops_per_token(ck.shape)
     bar = tqdm(total=end_step, initial=run.step, desc=label, unit="step", disable=not show_progress, leave=False)
+    # torch.compile fuses the element-wise ops (RMSNorm, SwiGLU, RoPE) that dominate at these widths on a CPU;
+    # it shares run.model's parameters, so saving and resuming go through run.model as usual
+    forward = torch.compile(run.model) if spec.compile and run.step < end_step else run.model
     while run.step < end_step:
         t0 = time.perf_counter()
         lr = schedule.lr(run.step)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(run.step, spec.batch_size, spec.seq_len, spec.seed))
-        logits = run.model(input_ids=batch[:, :-1]).logits
+        logits = forward(input_ids=batch[:, :-1]).logits
         loss = F.cross_entropy(logits.reshape(-1, vocab).float(), batch[:, 1:].reshape(-1))
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()

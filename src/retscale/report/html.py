@@ -14,12 +14,21 @@ import math
 from pathlib import Path
 from typing import Any
 
+from retscale.analysis.evidence import Evidence, gather_evidence, headline
 from retscale.analysis.figures import figure_icl, figure_per_task, figure_scaling
+from retscale.analysis.inference import AVERAGE, extrapolation_warning
 from retscale.analysis.summary import Analysis, analyze, write_tables
 from retscale.analysis.table import StudyTable, load_table
-from retscale.fileio import atomic_write
+from retscale.fileio import atomic_write, write_json
 from retscale.flops import format_count
-from retscale.study.names import FIGURES_DIR, REPORT_FILE, TABLES_DIR, CheckpointKind, StageName
+from retscale.study.names import (
+    FIGURES_DIR,
+    HYGIENE_METRICS,
+    REPORT_FILE,
+    TABLES_DIR,
+    CheckpointKind,
+    StageName,
+)
 from retscale.study.store import ResultsStore, open_store
 
 _CSS = """
@@ -109,7 +118,7 @@ def _gains_section(result: Analysis, table: StudyTable) -> str:
                      left=2))
 
 
-def _fits_section(result: Analysis) -> str:
+def _fits_section(result: Analysis, table: StudyTable) -> str:
     rows = []
     for f in result.fits:
         params = "; ".join(f"{k}={v:.4g} [{f.ci[k][0]:.3g}, {f.ci[k][1]:.3g}]" for k, v in f.params.items())
@@ -121,12 +130,28 @@ def _fits_section(result: Analysis) -> str:
            "checkpoints.</p>")
     out += _table(["group", "model", "n", "parameters [95% CI]", "R²", "RMSE", "AIC", "bootstrap fits"], rows,
                   left=2) if rows else '<p class="note">Too few checkpoints to fit a curve.</p>'
+    flops = [p.flops for p in table.suite() if p.flops]
     preds = [[f.group, f.model, f"{p['flops']:.3g}", _num(p["score"]), f"[{_num(p['low'])}, {_num(p['high'])}]",
-              f.n] for f in result.fits for p in f.predictions]
+              f.n, extrapolation_warning(flops, p["flops"]) or ""] for f in result.fits for p in f.predictions]
     if preds:
         out += "<h3>Predictions for unseen budgets (95% prediction interval)</h3>"
-        out += _table(["group", "model", "FLOPs", "predicted avg nDCG@10", "interval", "n"], preds, left=2)
+        out += _table(["group", "model", "FLOPs", "predicted avg nDCG@10", "interval", "n", "warning"], preds, left=2)
     return out
+
+
+def _hygiene_section(store: ResultsStore) -> str:
+    """What keeps evaluation zero-shot, with its counts: the split, decontamination and the overlap check."""
+    rows = [[r.checkpoint, r.stage, r.task, r.metric, f"{r.value:g}"] for r in store.rows()
+            if r.stage in (StageName.PRETRAIN, StageName.PAIRS, StageName.MINING)
+            and (r.metric.startswith("overlap_") or r.metric in HYGIENE_METRICS)]
+    if not rows:
+        return ""
+    return ("<h2>Data hygiene</h2><p>Every Wikipedia article belongs to one split (train / dev / test); training "
+            "text comes from train articles only, and a training document sharing a 13-word n-gram with an evaluation "
+            "text (a test article, or a BEIR task's corpus or queries) is dropped. The overlap check counts training "
+            "texts (mined queries and passages) equal to (<code>overlap_exact</code>) or sharing a 13-gram with "
+            "(<code>overlap_ngram13</code>) each evaluation corpus.</p>"
+            + _table(["checkpoint", "stage", "task", "metric", "value"], rows, left=4))
 
 
 def _isoflop_section(result: Analysis) -> str:
@@ -162,6 +187,40 @@ def _provenance_section(store: ResultsStore) -> str:
             "<h2>Provenance</h2><pre>" + _e(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre>")
 
 
+def _evidence_section(evidence: Evidence | None, store: ResultsStore) -> str:
+    """The findings as the issue-11 standards want them: each with its number, CI and n — nothing stronger."""
+    if evidence is None:
+        return ("<h2>Findings with intervals</h2><p class='note'>No per-query results in this study (an older "
+                "store, or fewer than two pretrained checkpoints): no query-bootstrap intervals.</p>")
+    items = "".join(f"<li>{_e(line)}</li>" for line in headline(evidence))
+    gains = [[g.checkpoint, g.control, _num(g.gain, 4), f"[{_num(g.low, 4)}, {_num(g.high, 4)}]",
+              "yes" if g.excludes_zero else "no", g.n_seeds_checkpoint, g.n_seeds_control]
+             for g in evidence.gains if g.task == AVERAGE]
+    intervals = [[i.checkpoint, _num(i.score, 4), f"[{_num(i.low, 4)}, {_num(i.high, 4)}]", i.n_seeds,
+                  ", ".join(f"{t} {n}" for t, n in i.n_queries.items())]
+                 for i in evidence.intervals if i.task == AVERAGE]
+    ce = [[i.checkpoint, _num(i.score, 3), f"[{_num(i.low, 3)}, {_num(i.high, 3)}]"] for i in evidence.contrastive]
+    spread = [[s.checkpoint, s.task, ", ".join(_num(v, 4) for v in s.per_seed), _num(s.std, 4)]
+              for s in evidence.seed_spread if s.task == AVERAGE]
+    lengths = sorted({json.dumps(store.provenance(c.name, StageName.EVALUATE).get("retriever", {}).get("max_length"))
+                      for c in store.checkpoints() if c.kind != CheckpointKind.BASELINE})
+    parts = [f"<h2>Findings with intervals</h2><p>Out-of-domain tasks averaged: {_e(', '.join(evidence.tasks))} "
+             f"(each task weighted equally). Dense models embed queries and documents at "
+             f"{_e(', '.join(lengths))} tokens.</p><ul>{items}</ul>",
+             "<h3>Average out-of-domain nDCG@10 per checkpoint</h3>",
+             _table(["checkpoint", "score", "95% CI", "seeds", "queries"], intervals),
+             "<h3>Pretrained minus random-init control (paired query bootstrap)</h3>",
+             _table(["checkpoint", "control", "gain", "95% CI", "CI excludes 0", "seeds", "control seeds"], gains)]
+    if ce:
+        parts += ["<h3>Contrastive entropy (nats, lower is better; positive vs 255 shared random negatives, "
+                  "τ 0.05)</h3>", _table(["checkpoint", "mean over OOD tasks", "95% CI"], ce)]
+    if spread:
+        parts += ["<h3>Fine-tuning seed spread (average OOD nDCG@10)</h3>",
+                  _table(["checkpoint", "task", "per seed", "std"], spread)]
+    parts += [f"<p class='note'>{_e(n)}</p>" for n in evidence.notes]
+    return "".join(parts)
+
+
 def build_report(study_dir: str | Path) -> Path:
     """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store."""
     study_dir = Path(study_dir)
@@ -182,15 +241,21 @@ def build_report(study_dir: str | Path) -> Path:
             (figure_icl(table, fig_dir)[0], "Fig 3: nDCG@10 vs ICL core average."),
         ]
         write_tables(table, result, study_dir / TABLES_DIR)
+        evidence = gather_evidence(store, table.tasks, n_boot=int(analysis_cfg.get("bootstrap", 1000)),
+                                   seed=int(config.get("seed", 0)),
+                                   tolerance=float(analysis_cfg.get("isoflop_tolerance", 0.3)))
+        if evidence is not None:
+            write_json(study_dir / TABLES_DIR / "evidence.json", evidence.as_dict())
         title = f"retscale study: {config.get('name', study_dir.name)}"
         parts = [f"<h1>{_e(title)}</h1>",
                  f"<p>{_e(config.get('description', ''))}</p>",
                  f"<p>{result.n_checkpoints} fitted checkpoints in {len(table.sizes())} sizes, "
                  f"{len(table.references())} reference models, {len(table.tasks)} BEIR tasks "
                  f"({result.n_queries} queries per average).</p>",
+                 _evidence_section(evidence, store),
                  "<h2>Figures</h2>", *[_figure(p, c) for p, c in figs],
                  _correlations_section(result, table), _gains_section(result, table), _isoflop_section(result),
-                 _fits_section(result),
+                 _fits_section(result, table), _hygiene_section(store),
                  _scores_section(table), _missing_section(store, table, result), _provenance_section(store)]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             "<link rel='icon' href='data:,'>"  # no favicon request: a file:// page must load with zero errors

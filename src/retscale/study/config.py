@@ -20,7 +20,7 @@ from retscale.finetune.config import FinetuneOptions
 from retscale.mining.miner import MiningConfig
 from retscale.pairs.wiki import WikiPairsOptions
 from retscale.pretrain.suite import SUITES, SuiteOptions
-from retscale.study.names import HELDOUT_TASK
+from retscale.study.names import HELDOUT_TASK, WIKI_TASKS
 
 
 class _Strict(BaseModel):
@@ -62,6 +62,9 @@ class CheckpointsConfig(_Strict):
 
 class EvalConfig(_Strict):
     tasks: list[str] = Field(min_length=1)
+    # tokens a dense model embeds per query and document: the paper's 128 (None: each model's own setting, e.g. a
+    # fine-tuned model's training length)
+    max_length: int | None = Field(default=128, gt=0)
     split: str | None = None  # None: each task's evaluation split (dev for msmarco, test for the others)
     max_queries: int | None = Field(default=None, gt=0)  # a seeded query subset, for quick studies
     max_docs: int | None = Field(default=None, gt=0)  # judged docs of kept queries + seeded others (smoke only)
@@ -74,7 +77,7 @@ class EvalConfig(_Strict):
         from retscale.data.registry import canonical_name
 
         for task in tasks:
-            if task == HELDOUT_TASK or canonical_name(task) is not None or Path(task).exists():
+            if task in WIKI_TASKS or canonical_name(task) is not None or Path(task).exists():
                 continue
             raise ValueError(f"unknown task {task!r}: give a registry task (`retscale data list`), {HELDOUT_TASK}, "
                              "or the path of a BEIR folder or zip")
@@ -110,6 +113,9 @@ class StudyConfig(_Strict):
     # the study always mines; unset `seed` and `n_threads` default to the study's seed and 1 thread
     mining: MiningConfig = Field(default_factory=MiningConfig)
     finetune: FinetuneOptions = Field(default_factory=FinetuneOptions)  # unset `seed`: the study's seed
+    # several seeds: each model is fine-tuned and evaluated once per seed and its scores are the seeds' mean (the
+    # seed spread and a seed-aware bootstrap go into the report); empty: one fine-tune, with `finetune.seed`
+    finetune_seeds: list[int] = Field(default_factory=list)
     eval: EvalConfig
     icl: IclConfig = Field(default_factory=IclConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)

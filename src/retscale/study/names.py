@@ -52,7 +52,16 @@ class Metric(StrEnum):
     TRAIN_PAIRS = "train_pairs"
     POOL_PASSAGES = "pool_passages"
     VALIDATION_PAIRS = "validation_pairs"
+    DECONTAMINATED_ARTICLES = "decontaminated_articles"  # train articles dropped by the pair builder
+    DECONTAMINATED_DOCUMENTS = "decontaminated_documents"  # pretraining documents dropped
+    EXCLUDED_TEST_ARTICLES = "excluded_test_articles"  # test-split articles kept out of pretraining
+    PRETRAIN_OVERLAP_NGRAM13 = "overlap_ngram13_pretraining"  # decoded pretraining documents sharing a 13-gram
+    EPOCHS = "epochs"  # passes over the pretraining text
     MINED_PAIRS = "mined_pairs"
+    MRR_AT_10 = "mrr_at_10"
+    CONTRASTIVE_ENTROPY = "contrastive_entropy"  # dense models: InfoNCE loss of each query's positive (lower = better)
+    N_SEEDS = "n_seeds"  # fine-tuning seeds a seed-mean evaluation rests on
+    GOLD_PROB = "gold_prob"  # an ICL task's mean gold-choice probability (continuous)
     SHORT = "short"  # queries with fewer mined negatives than asked for
 
 
@@ -60,8 +69,16 @@ MAIN_METRIC = Metric.NDCG_AT_10
 SHARED = "shared"  # the checkpoint label of a stage that serves every checkpoint (pairs, mining)
 BM25 = "bm25"  # the checkpoint name of the BM25 baseline
 ICL_ALL_TASKS = "all"  # the task label of the ICL core-average row
+HYGIENE_METRICS = (Metric.DECONTAMINATED_ARTICLES, Metric.DECONTAMINATED_DOCUMENTS, Metric.EXCLUDED_TEST_ARTICLES,
+                   Metric.PRETRAIN_OVERLAP_NGRAM13)
+PER_QUERY = "per_query"  # provenance key: {task: {"qids": [...], metric: [...]}} (or "per_seed": {seed: ...})
+PER_ITEM = "per_item"  # ICL provenance key: {task: [gold-choice probability per item]}
+SEED_SUFFIX = "-s"  # per-seed stage names and metrics: finetune-s1, evaluate-s1, ndcg_at_10-s1
+CORPUS_DATA = "pretraining-text"  # the task label of the pretrain stage's corpus rows (decontamination counts)
 WIKI_DATA = "wiki"  # the task label of the pairs and mining stages' count rows
-HELDOUT_TASK = heldout.TASK_NAME  # the eval task the pairs stage builds from held-out Wikipedia articles
+HELDOUT_TASK = heldout.TASK_NAME  # the eval task the pairs stage builds from the test split's Wikipedia articles
+DEV_TASK = heldout.DEV_TASK_NAME  # the design task the pairs stage builds from the dev split's articles
+WIKI_TASKS = (HELDOUT_TASK, DEV_TASK)  # eval tasks built by the study itself, not fetched from a registry
 
 # files and folders of a study folder
 STORE_FILE = "results.sqlite"

@@ -29,6 +29,7 @@ from retscale.study.stages import (
     mining_stage,
     pairs_stage,
     pretrain_stage,
+    seed_mean_stage,
     suite_models,
     zero_shot_stage,
 )
@@ -76,8 +77,17 @@ def plan_study(config: StudyConfig, *, show_progress: bool = False) -> StudyPlan
         control = model.kind == CheckpointKind.CONTROL  # fine-tuned and evaluated only: its ICL is chance
         if config.baselines.zero_shot and not control:
             stages.append(zero_shot_stage(config, evals, model))
-        finetuned = finetune_stage(config, model, mining)
-        stages += [finetuned, finetuned_eval_stage(config, evals, model, finetuned)]
+        if len(config.finetune_seeds) <= 1:
+            seed = config.finetune_seeds[0] if config.finetune_seeds else None
+            finetuned = finetune_stage(config, model, mining, seed)
+            stages += [finetuned, finetuned_eval_stage(config, evals, model, finetuned)]
+        else:  # one fine-tune and evaluation per seed, then their mean as the model's evaluation
+            per_seed = {}
+            for seed in config.finetune_seeds:
+                finetuned = finetune_stage(config, model, mining, seed)
+                per_seed[seed] = finetuned_eval_stage(config, evals, model, finetuned, seed)
+                stages += [finetuned, per_seed[seed]]
+            stages.append(seed_mean_stage(config, model, per_seed))
         if config.icl.tasks and not control:
             stages.append(icl_stage(config, model))
     return StudyPlan(stages, models, config.baselines.bm25)

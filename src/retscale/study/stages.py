@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from retscale.fileio import write_json
@@ -28,10 +29,16 @@ from retscale.study.config import ExternalModel, StudyConfig
 from retscale.study.names import (
     BM25,
     CONFIG_FILE,
+    CORPUS_DATA,
+    DEV_TASK,
     HELDOUT_TASK,
     ICL_ALL_TASKS,
+    PER_ITEM,
+    PER_QUERY,
+    SEED_SUFFIX,
     SHARED,
     WIKI_DATA,
+    WIKI_TASKS,
     CheckpointKind,
     Metric,
     StageName,
@@ -98,7 +105,9 @@ def suite_spec(config: StudyConfig) -> Any:
     from retscale.pretrain.suite import get_suite
 
     assert config.checkpoints.suite is not None
-    return config.checkpoints.suite_options.apply(get_suite(config.checkpoints.suite))
+    spec = config.checkpoints.suite_options.apply(get_suite(config.checkpoints.suite))
+    # the pretraining text follows the study's article split, so no wiki-val/wiki-dev article is pretrained on
+    return dataclasses.replace(spec, corpus=dataclasses.replace(spec.corpus, split=config.pairs.article_split()))
 
 
 def _suite_key(spec: Any) -> tuple[str, dict[str, Any]]:
@@ -115,12 +124,19 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
     spec = suite_spec(config)
 
     def compute(work: Path, inputs: StageInputs) -> StageResult:
+        from retscale.pretrain.corpus import build_corpus
         from retscale.pretrain.train import pretrain_suite
 
         infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
         rows = [(i.name, m, float(v)) for i in infos
-                for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss))
+                for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss),
+                             (Metric.EPOCHS, i.epochs))
                 if v is not None]
+        meta = build_corpus(spec.corpus, show_progress=False).meta  # built by pretraining: a cache read
+        rows += [(CORPUS_DATA, metric, float(meta[metric])) for metric in
+                 (Metric.DECONTAMINATED_DOCUMENTS, Metric.EXCLUDED_TEST_ARTICLES) if metric in meta]
+        if "overlap_check_ngram13" in meta:
+            rows.append((CORPUS_DATA, Metric.PRETRAIN_OVERLAP_NGRAM13, float(meta["overlap_check_ngram13"])))
         return StageResult(rows=rows, provenance={"suite": spec.name}, output=_checkpoints_output(work, infos))
 
     return Stage(StageName.PRETRAIN, *_suite_key(spec), compute)
@@ -162,18 +178,25 @@ def external_models(config: StudyConfig) -> list[StudyModel]:
 def pairs_stage(config: StudyConfig) -> Stage:
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.mining.training_set import build_pairs_set
-        from retscale.pairs.heldout import write_heldout_task
 
-        pairs = build_pairs_set(work, config.pairs, seed=config.seed)
-        heldout = write_heldout_task(pairs.validation, pairs.pool, work / HELDOUT_TASK, seed=config.seed)
+        pairs = build_pairs_set(work, config.pairs, seed=config.seed, decontaminate=beir_tasks(config))
+        build = pairs.build
         return StageResult(rows=[(WIKI_DATA, Metric.TRAIN_PAIRS, pairs.train_queries),
                                  (WIKI_DATA, Metric.POOL_PASSAGES, pairs.pool_passages),
-                                 (WIKI_DATA, Metric.VALIDATION_PAIRS, pairs.validation_pairs)],
-                           provenance={"source": str(pairs.source), "articles_kept": pairs.articles_kept},
+                                 (WIKI_DATA, Metric.VALIDATION_PAIRS, pairs.validation_pairs),
+                                 (WIKI_DATA, Metric.DECONTAMINATED_ARTICLES, build["articles_decontaminated"])],
+                           provenance={"source": str(pairs.source), "articles_kept": pairs.articles_kept,
+                                       "articles_by_split": build["articles_by_split"], "pairs_by_split": build["pairs"]},
                            output={"dir": str(work), "train": str(pairs.queries), "pool": str(pairs.pool),
-                                   "heldout": str(heldout)})
+                                   HELDOUT_TASK: str(pairs.heldout_task), DEV_TASK: str(pairs.dev_task)})
 
-    return Stage(StageName.PAIRS, SHARED, {"pairs": as_written(config.pairs), "seed": config.seed, "v": 2}, compute)
+    return Stage(StageName.PAIRS, SHARED, {"pairs": as_written(config.pairs), "seed": config.seed, "v": 3}, compute)
+
+
+def beir_tasks(config: StudyConfig) -> tuple[str, ...]:
+    """The study's evaluation tasks fetched from a registry (not built from Wikipedia): no training text may touch
+    them."""
+    return tuple(t for t in config.eval.tasks if t not in WIKI_TASKS)
 
 
 def mining_config(config: StudyConfig) -> Any:
@@ -188,12 +211,16 @@ def mining_stage(config: StudyConfig, pairs: Stage) -> Stage:
         from retscale.mining.training_set import load_pairs_set, mine_pairs_set
 
         cfg = mining_config(config)
-        beir_tasks = tuple(t for t in config.eval.tasks if t != HELDOUT_TASK)  # zero-shot must stay zero-shot
-        mined = mine_pairs_set(load_pairs_set(Path(inputs["pairs"]["dir"])), work, cfg, validation=False,
-                               overlap_tasks=beir_tasks, show_progress=False)
+        pairs = load_pairs_set(Path(inputs["pairs"]["dir"]))
+        # the overlap check covers every evaluation corpus: the BEIR tasks and the held-out Wikipedia tasks
+        mined = mine_pairs_set(pairs, work, cfg, validation=False, show_progress=False,
+                               overlap_tasks=(*beir_tasks(config), str(pairs.heldout_task), str(pairs.dev_task)))
         report = mined.reports["train"]
         return StageResult(rows=[(WIKI_DATA, Metric.MINED_PAIRS, report["written"]),
-                                 (WIKI_DATA, Metric.SHORT, report["short"])],
+                                 (WIKI_DATA, Metric.SHORT, report["short"])]
+                           + [(Path(task).name, f"overlap_{kind}", float(n))
+                              for task, counts in mined.beir_overlap.items()
+                              for kind, n in counts.items()],
                            provenance={"mining": cfg.model_dump(), "beir_overlap": mined.beir_overlap},
                            output={"train": str(mined.train)})
 
@@ -230,7 +257,7 @@ class EvalInputs:
     pairs: Stage
 
     def wanted(self, config: StudyConfig) -> bool:
-        return HELDOUT_TASK in config.eval.tasks
+        return any(t in WIKI_TASKS for t in config.eval.tasks)
 
     def deps(self, config: StudyConfig) -> dict[str, Any]:
         base = {"eval": config.eval.model_dump(mode="json"), "seed": config.seed}
@@ -241,20 +268,52 @@ class EvalInputs:
 
 
 def _evaluate(retriever: Any, config: StudyConfig, inputs: StageInputs, work: Path) -> StageResult:
+    """Every eval task: mean metrics as rows; per-query values (what a query bootstrap resamples) in the output."""
     from retscale.data import load_task
     from retscale.evaluate.runner import evaluate_task
 
     rows: list[tuple[str, str, float]] = []
     prov: dict[str, Any] = {"retriever": retriever.describe()}
+    per_query: dict[str, Any] = {}
     for task in config.eval.tasks:
-        source = inputs["heldout"]["heldout"] if task == HELDOUT_TASK else task
-        dataset = subset(load_task(source, split=None if task == HELDOUT_TASK else config.eval.split), config)
+        wiki = task in WIKI_TASKS
+        source = inputs["heldout"][task] if wiki else task
+        dataset = subset(load_task(source, split=None if wiki else config.eval.split), config)
         result = evaluate_task(retriever, dataset, work, top_k=config.eval.top_k)
         rows += [(task, k, float(v)) for k, v in result.metrics.items() if isinstance(v, int | float)]
         rows.append((task, Metric.N_QUERIES, len(dataset.queries)))
         prov[task] = {"checksum": dataset.checksum, "n_queries": len(dataset.queries),
                       "n_docs": len(dataset.corpus), "result": str(result.path)}
-    return StageResult(rows=rows, provenance=prov, output={"dir": str(work)})
+        per_query[task] = result.per_query
+    return StageResult(rows=rows, provenance=prov, output={"dir": str(work), PER_QUERY: per_query})
+
+
+def seed_mean_stage(config: StudyConfig, model: StudyModel, per_seed: dict[int, Stage]) -> Stage:
+    """The model's evaluation over several fine-tuning seeds: each metric's mean over the seeds that finished, with
+    every seed's per-query values kept for the seed-aware bootstrap."""
+    def compute(work: Path, inputs: StageInputs) -> StageResult:
+        done = {seed: inputs[f"seed{seed}"][PER_QUERY] for seed in per_seed if f"seed{seed}" in inputs}
+        rows: list[tuple[str, str, float]] = []
+        prov: dict[str, Any] = {"seeds": sorted(done)}
+        per_query: dict[str, Any] = {}
+        for task in config.eval.tasks:
+            by_seed = {seed: done[seed][task] for seed in sorted(done)}
+            metrics = sorted({m for pq in by_seed.values() for m in pq if m != "qids"})
+            for metric in metrics:
+                means = [float(np.nanmean(pq[metric])) for pq in by_seed.values() if pq.get(metric)]
+                rows.append((task, metric, float(np.mean(means))))
+                rows += [(task, f"{metric}{SEED_SUFFIX}{seed}", float(np.nanmean(pq[metric])))
+                         for seed, pq in by_seed.items() if pq.get(metric)]
+            rows.append((task, Metric.N_QUERIES, len(next(iter(by_seed.values()))["qids"])))
+            rows.append((task, Metric.N_SEEDS, len(by_seed)))
+            per_query[task] = {"qids": next(iter(by_seed.values()))["qids"],
+                                     "per_seed": {str(seed): {m: v for m, v in pq.items() if m != "qids"}
+                                                  for seed, pq in by_seed.items()}}
+        return StageResult(rows=rows, provenance=prov, output={"seeds": sorted(done), PER_QUERY: per_query})
+
+    deps = {"per_seed": {str(seed): stage.key for seed, stage in per_seed.items()}}
+    return Stage(StageName.EVALUATE, model.name, deps, compute, fatal=False,
+                 inputs={f"seed{seed}": stage for seed, stage in per_seed.items()})
 
 
 def bm25_stage(config: StudyConfig, evals: EvalInputs) -> Stage:
@@ -272,15 +331,19 @@ def zero_shot_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel) -
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size)
+        retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size,
+                                   max_length=config.eval.max_length)
         return _evaluate(retriever, config, inputs, work)
 
     return Stage(StageName.ZERO_SHOT, model.name, {**evals.deps(config), "model": model.identity}, compute,
                  fatal=False, inputs={**evals.inputs(config), **model.inputs})
 
 
-def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage) -> Stage:
+def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: int | None = None) -> Stage:
+    """``model`` fine-tuned on the mined pairs; ``seed`` (one of ``finetune_seeds``) names a per-seed stage."""
     options = as_written(config.finetune)
+    if seed is not None:
+        options = {**options, "seed": seed}
 
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.finetune.config import FinetuneConfig
@@ -297,19 +360,22 @@ def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage) -> Sta
                            output={"model": str(path)})
 
     deps = {"checkpoint": model.identity, "train": mining.key, "finetune": options, "seed": config.seed}
-    return Stage(StageName.FINETUNE, model.name, deps, compute, fatal=False,
-                 inputs={"train": mining, **model.inputs})
+    name = StageName.FINETUNE if seed is None else f"{StageName.FINETUNE}{SEED_SUFFIX}{seed}"
+    return Stage(name, model.name, deps, compute, fatal=False, inputs={"train": mining, **model.inputs})
 
 
-def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage) -> Stage:
+def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage,
+                         seed: int | None = None) -> Stage:
     """``model`` evaluated after fine-tuning (skipped when the fine-tune failed)."""
     def compute(work: Path, inputs: StageInputs) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
-        retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size)
+        retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size,
+                                   max_length=config.eval.max_length)
         return _evaluate(retriever, config, inputs, work)
 
-    return Stage(StageName.EVALUATE, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
+    name = StageName.EVALUATE if seed is None else f"{StageName.EVALUATE}{SEED_SUFFIX}{seed}"
+    return Stage(name, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
                  fatal=False, inputs={**evals.inputs(config), "finetuned": finetuned})
 
 
@@ -322,10 +388,13 @@ def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
         rows = [(task, Metric.ACCURACY, float(r["accuracy"])) for task, r in result.tasks.items()
                 if r.get("accuracy") is not None]
         rows += [(task, Metric.N_ITEMS, float(r["n_items"])) for task, r in result.tasks.items()]
+        rows += [(task, Metric.GOLD_PROB, float(r["gold_prob"])) for task, r in result.tasks.items()
+                 if r.get("gold_prob") is not None]
+        per_item = {task: r["gold_prob_per_item"] for task, r in result.tasks.items() if r.get("gold_prob_per_item")}
         if result.core_average is not None:
             rows.append((ICL_ALL_TASKS, Metric.CORE_AVERAGE, float(result.core_average)))
         return StageResult(rows=rows, provenance={**result.provenance, "missing_tasks": result.missing_tasks},
-                           output={"icl": str(result.output_path)})
+                           output={"icl": str(result.output_path), PER_ITEM: per_item})
 
     deps = {"checkpoint": model.identity, "icl": config.icl.model_dump(mode="json")}
     return Stage(StageName.ICL, model.name, deps, compute, fatal=False, inputs=model.inputs)

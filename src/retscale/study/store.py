@@ -356,6 +356,13 @@ class ResultsStore:
                               f"({self.current_keys_sql()}) LIMIT 1", (checkpoint, stage)).fetchone()
         return {} if row is None else json.loads(row[0])
 
+    def output(self, checkpoint: str, stage: str) -> dict[str, Any]:
+        """The stored output of the current run's ``stage`` for ``checkpoint`` (bulky per-query values live here,
+        once per stage, rather than in every result row's provenance)."""
+        row = self.db.execute(f"SELECT output FROM stages WHERE checkpoint = ? AND stage = ? AND key IN "
+                              f"({self.current_keys_sql()}) LIMIT 1", (checkpoint, stage)).fetchone()
+        return {} if row is None else json.loads(row[0])
+
     def export_csv(self, path: str | Path) -> Path:
         """Values only (no timings, no timestamps), sorted, fixed float format: two equal runs diff clean."""
         buf = io.StringIO()
