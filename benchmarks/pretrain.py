@@ -22,12 +22,21 @@ from retscale.pretrain.throughput import probe_tokens_per_second, torch_threads
 
 EXTRA = {"256x4": SizeSpec("d256x4", d_model=256, n_layers=4, n_heads=4),
          "384x6": SizeSpec("d384x6", d_model=384, n_layers=6, n_heads=6)}
+# candidate shapes of the next reference design (issue 11): vocabulary above 1,024, widths 96–192
+CANDIDATES = {"v4096-96x3": (SizeSpec("d96x3", d_model=96, n_layers=3, n_heads=3), 4096),
+              "v4096-128x2": (SizeSpec("d128x2", d_model=128, n_layers=2, n_heads=4), 4096),
+              "v4096-128x4": (SizeSpec("d128x4", d_model=128, n_layers=4, n_heads=4), 4096),
+              "v8192-128x4": (SizeSpec("d128x4", d_model=128, n_layers=4, n_heads=4), 8192),
+              "v4096-192x3": (SizeSpec("d192x3", d_model=192, n_layers=3, n_heads=6), 4096)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training step (suite option)")
+    parser.add_argument("--candidates", action="store_true",
+                        help="the candidate shapes of the next reference design instead of the presets' sizes")
     args = parser.parse_args()
     sizes: dict[str, tuple[SizeSpec, SuiteSpec]] = {}
     for suite in SUITES.values():
@@ -35,18 +44,23 @@ def main() -> None:
             sizes.setdefault(f"{size.d_model}x{size.n_layers}", (size, suite))
     for name, size in EXTRA.items():
         sizes[name] = (size, SUITES["mini"])
+    if args.candidates:
+        import dataclasses
+
+        sizes = {name: (size, dataclasses.replace(SUITES["full"], name=name, vocab_size=vocab))
+                 for name, (size, vocab) in CANDIDATES.items()}
     print(f"fp32, torch {torch.__version__}; peak = 1024² fp32 matmul at the same thread count")
     print(f"{'size':<8}{'preset':<7}{'batch':>9}{'vocab':>6}{'threads':>8}{'N':>12}{'head':>6}{'tok/s':>9}"
           f"{'GFLOP/s':>9}{'peak':>7}{'MFU':>6}")
     for key, (size, suite) in sizes.items():
-        preset = "-" if key in EXTRA else suite.name
+        preset = "-" if key in EXTRA or args.candidates else suite.name
         shape = size.shape(suite.vocab_size, suite.seq_len)
         n = param_counts(shape).total
         head_share = 2 * shape.d_model * shape.vocab_size / (training_flops_per_token(shape) / 3)
         for threads in args.threads:
             with torch_threads(threads):
                 peak = measure_matmul_flops()
-                tok_s = probe_tokens_per_second(shape, suite.batch_size, steps=args.steps)
+                tok_s = probe_tokens_per_second(shape, suite.batch_size, steps=args.steps, compile=args.compile)
             achieved = training_flops_per_token(shape) * tok_s
             batch = f"{suite.batch_size}×{suite.seq_len}"
             print(f"{size.d_model}x{size.n_layers:<4}{preset:<7}{batch:>9}{suite.vocab_size:>6}{threads:>8}{n:>12,}"

@@ -25,15 +25,19 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def probe_tokens_per_second(shape: DecoderShape, batch_size: int, steps: int = 3, warmup: int = 1) -> float:
-    """Training tokens/s (forward, backward, AdamW step) on random tokens; the median of ``steps`` timed steps."""
+def probe_tokens_per_second(shape: DecoderShape, batch_size: int, steps: int = 3, warmup: int = 1, *,
+                            compile: bool = False) -> float:
+    """Training tokens/s (forward, backward, AdamW step) on random tokens; the median of ``steps`` timed steps.
+    ``compile``: as pretraining with the suite option ``compile`` (the first steps, which compile, are warmup)."""
     model = build_model(shape, eos_token_id=0, pad_token_id=1, seed=0)
+    forward = torch.compile(model) if compile else model
+    warmup = max(warmup, 2) if compile else warmup
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = torch.randint(0, shape.vocab_size, (batch_size, shape.seq_len + 1))
     times = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
-        logits = model(input_ids=batch[:, :-1]).logits
+        logits = forward(input_ids=batch[:, :-1]).logits
         loss = F.cross_entropy(logits.reshape(-1, shape.vocab_size), batch[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
