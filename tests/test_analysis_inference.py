@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from retscale.analysis.inference import (
     AVERAGE,
-    Checkpoint,
+    ModelOnAxes,
     PerQueryScores,
     bootstrap,
     checkpoint_intervals,
@@ -35,19 +35,19 @@ SIZES = {"s": 1e6, "m": 4e6, "l": 16e6}
 TOKENS_PER_PARAM = (20, 60, 200)
 
 
-def suite(*, controls: bool = True, tpp: tuple[float, ...] = TOKENS_PER_PARAM) -> list[Checkpoint]:
-    ckpts = [Checkpoint(f"{s}-{r:g}x", s, n, n * r) for s, n in SIZES.items() for r in tpp]
+def suite(*, controls: bool = True, tpp: tuple[float, ...] = TOKENS_PER_PARAM) -> list[ModelOnAxes]:
+    ckpts = [ModelOnAxes(f"{s}-{r:g}x", s, n, n * r) for s, n in SIZES.items() for r in tpp]
     if controls:
-        ckpts += [Checkpoint(f"{s}-control", s, n, 0.0, "control") for s, n in SIZES.items()]
+        ckpts += [ModelOnAxes(f"{s}-control", s, n, 0.0, "control") for s, n in SIZES.items()]
     return ckpts
 
 
-def truth(c: Checkpoint) -> float:
+def truth(c: ModelOnAxes) -> float:
     """Population mean score of a checkpoint (over queries and seeds)."""
     return A0 if c.kind == "control" else A + B_N * math.log10(c.n_params) + C_D * math.log10(c.tokens)
 
 
-def simulate(rng: np.random.Generator, ckpts: list[Checkpoint], *, n_queries: tuple[int, ...] = (200, 150),
+def simulate(rng: np.random.Generator, ckpts: list[ModelOnAxes], *, n_queries: tuple[int, ...] = (200, 150),
              n_seeds: int = 2, query_sd: float = 0.1, slope_sd: float = 0.03, seed_sd: float = 0.004,
              noise_sd: float = 0.05, checkpoint_sd: float = 0.0) -> PerQueryScores:
     tasks = {}
@@ -180,7 +180,7 @@ def test_bad_per_query_input_is_refused() -> None:
     with pytest.raises(ValueError, match="padding rows last"):
         PerQueryScores(tuple(ckpts), {"a": one_seed_short[::-1, ::-1]})
     with pytest.raises(ValueError, match="kind"):
-        Checkpoint("x", "s", 1.0, 1.0, "baseline")
+        ModelOnAxes("x", "s", 1.0, 1.0, "baseline")
 
 
 def test_duration_effect_needs_an_identified_design_and_ols_errors_see_checkpoint_scatter() -> None:
@@ -253,12 +253,12 @@ def test_correlation_reports_a_checkpoint_and_a_measurement_noise_interval() -> 
     assert widths[1] < 0.5 * widths[0]  # 50× the queries: measurement noise moves r much less
 
 
-def isoflop_suite() -> list[Checkpoint]:
+def isoflop_suite() -> list[ModelOnAxes]:
     """Three sizes at three matched FLOPs levels (6·N·D equal across sizes within a level)."""
-    return [Checkpoint(f"{s}-{k}", s, n, 2e13 * 4**k / n) for s, n in SIZES.items() for k in range(3)]
+    return [ModelOnAxes(f"{s}-{k}", s, n, 2e13 * 4**k / n) for s, n in SIZES.items() for k in range(3)]
 
 
-def isoflop_scores(rng: np.random.Generator, ckpts: list[Checkpoint], *, size_effect: float, n_queries: int,
+def isoflop_scores(rng: np.random.Generator, ckpts: list[ModelOnAxes], *, size_effect: float, n_queries: int,
                    noise_sd: float) -> PerQueryScores:
     u = rng.normal(0, 0.1, n_queries)
     arr = np.stack([0.1 + 0.05 * math.log10(c.flops / 1e14) + size_effect * math.log10(c.n_params / 1e6) + u

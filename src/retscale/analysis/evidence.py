@@ -77,9 +77,9 @@ def _per_seed(output: dict[str, Any], task: str, metric: str) -> tuple[list[str]
     return (entry["qids"], vectors) if vectors else None
 
 
-def _inference_checkpoint(entry: ModelEntry) -> inf.Checkpoint:
+def _inference_checkpoint(entry: ModelEntry) -> inf.ModelOnAxes:
     kind = CheckpointKind.CONTROL if entry.kind == CheckpointKind.CONTROL else CheckpointKind.SUITE
-    return inf.Checkpoint(entry.name, entry.size, float(entry.n_params or 0), float(entry.tokens or 0), kind)
+    return inf.ModelOnAxes(entry.name, entry.size, float(entry.n_params or 0), float(entry.tokens or 0), kind)
 
 
 def per_query_scores(store: ResultsStore, tasks: list[str], metric: str = Metric.NDCG_AT_10

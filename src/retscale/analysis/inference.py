@@ -43,7 +43,9 @@ _MAX_WEIGHT_CELLS = 4_000_000  # replicates × queries drawn at once: bounds mem
 
 
 @dataclass(frozen=True)
-class Checkpoint:
+class ModelOnAxes:
+    """A model on the study's axes as the statistics see it: its size, N, D (0 for a control) and kind."""
+
     name: str
     size: str  # size label; a pretrained checkpoint's control is the control of the same size
     n_params: float
@@ -68,7 +70,7 @@ class PerQueryScores:
     a task is the same query for every checkpoint: that is what pairs the comparisons. ICL: one "seed", items as
     queries (``from_items``)."""
 
-    checkpoints: tuple[Checkpoint, ...]
+    checkpoints: tuple[ModelOnAxes, ...]
     tasks: Mapping[str, np.ndarray]
     metric: str = "ndcg_at_10"
 
@@ -95,7 +97,7 @@ class PerQueryScores:
             seeds = n_s
 
     @classmethod
-    def from_runs(cls, checkpoints: Sequence[Checkpoint], runs: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+    def from_runs(cls, checkpoints: Sequence[ModelOnAxes], runs: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
                   metric: str = "ndcg_at_10") -> PerQueryScores:
         """``runs[task][checkpoint name]`` = one per-query score vector per fine-tuning seed."""
         tasks = {}
@@ -112,7 +114,7 @@ class PerQueryScores:
         return cls(tuple(checkpoints), tasks, metric)
 
     @classmethod
-    def from_items(cls, checkpoints: Sequence[Checkpoint], items: Mapping[str, Mapping[str, Sequence[float]]],
+    def from_items(cls, checkpoints: Sequence[ModelOnAxes], items: Mapping[str, Mapping[str, Sequence[float]]],
                    metric: str = "gold_probability") -> PerQueryScores:
         """ICL: ``items[task][checkpoint name]`` = per-item scores (no fine-tuning, so one "seed")."""
         return cls.from_runs(checkpoints, {t: {n: [v] for n, v in d.items()} for t, d in items.items()}, metric)
@@ -143,7 +145,7 @@ class PerQueryScores:
 class Replicates:
     """Bootstrap replicates of every checkpoint's task scores (seeds averaged), from one set of draws."""
 
-    checkpoints: tuple[Checkpoint, ...]
+    checkpoints: tuple[ModelOnAxes, ...]
     tasks: tuple[str, ...]
     point: np.ndarray  # (checkpoints, tasks): the estimate from the data as observed
     boot: np.ndarray  # (replicates, checkpoints, tasks)
@@ -346,7 +348,7 @@ class Gain:
                 f"{self.n_seeds_checkpoint}+{self.n_seeds_control} seeds)")
 
 
-def controls_by_size(checkpoints: Sequence[Checkpoint]) -> dict[str, str]:
+def controls_by_size(checkpoints: Sequence[ModelOnAxes]) -> dict[str, str]:
     """size → the name of its random-init control (at most one per size)."""
     out: dict[str, str] = {}
     for c in checkpoints:
