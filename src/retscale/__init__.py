@@ -9,18 +9,15 @@ finetune / evaluate / icl / pretrain → study → analysis → report → cli. 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from retscale.lazy import lazy_exports
 
 __version__ = "0.1.0"
+_API = ("evaluate", "finetune", "load_results", "load_table", "run_study")
 __all__ = ["__version__", "evaluate", "finetune", "load_results", "load_table", "run_study"]
 
 if TYPE_CHECKING:
     from retscale.api import evaluate, finetune, load_results, load_table, run_study
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__ and name != "__version__":
-        from retscale import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'retscale' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(_API, "retscale.api"))

@@ -6,8 +6,7 @@ Exports are imported lazily, so ``retscale.models.pooling`` (the pooling names, 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from retscale.lazy import lazy_exports
 
 _EXPORTS = {
     "BiEncoder": "retscale.models.biencoder",
@@ -26,7 +25,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'retscale.models' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,7 @@ Public API (imported lazily so ``import retscale.pretrain`` stays light):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from retscale.lazy import lazy_exports
 
 _EXPORTS = {
     "SUITES": "retscale.pretrain.suite",
@@ -28,7 +27,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'retscale.pretrain' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
