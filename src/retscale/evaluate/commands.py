@@ -22,7 +22,7 @@ TABLE_COLUMNS = (("nDCG@10", "ndcg_at_10"), ("MAP@100", "map_at_100"), ("R@100",
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name/path, .gguf file, or 'bm25'")
     parser.add_argument("--revision", default=None,
-                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia); default: main")
+                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia; unset: the default branch)")
     parser.add_argument("--tasks", default="scifact",
                         help="comma-separated registry names (or groups) and/or paths to BEIR folders or zips")
     parser.add_argument("--output", required=True, type=Path, help="folder for <task>.json results")

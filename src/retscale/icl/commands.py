@@ -18,7 +18,7 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder, .gguf file, or alias")
     parser.add_argument("--revision", default=None,
-                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia); default: main")
+                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia; unset: the default branch)")
     parser.add_argument("--tasks", default="tiny", help="gauntlet-v0.3 | tiny | label,label,...")
     parser.add_argument("--output", required=True, help="output folder (icl.json + cache/)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items of each task (per category)")
