@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_fixtures import write_folder
-from finetune_fixtures import make_tiny_llama
+from data_fixtures import jsonl, write_folder
+from finetune_fixtures import FILLER, TOPICS, make_tiny_llama
 from retscale.errors import UserError
 from retscale.models.loading import resolve_model
 from retscale.models.params import count_parameters
@@ -113,6 +113,11 @@ def test_cli_evaluate_records_the_revision(hub_cache: Path, tmp_path: Path) -> N
     assert [json.dumps(d).count(COMMITS[rev]) > 0 for d, rev in zip(described, COMMITS, strict=True)] == [True] * 2
     cache_keys = {p.name for p in (tmp_path / "embeddings").glob("*.json")}
     assert len(cache_keys) == 2
+    missing = subprocess.run([sys.executable, "-m", "retscale", "evaluate", "--model", REPO, "--revision", "step9",
+                              "--tasks", str(folder), "--output", str(tmp_path / "x")], env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert missing.returncode == 2 and "'org/tiny' at revision 'step9'" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
 
 
 # -- N counted from the config ------------------------------------------------------------------------------------
@@ -183,3 +188,45 @@ eval:
     config = parse_config(text.replace("model: some/model, n_params: 1.0e+6",
                                        "model: EleutherAI/pythia-70m, revision: step36000"))
     assert config.checkpoints.models[0].public_checkpoint().tokens == 36_000 * 2_097_152
+
+
+# -- the study ----------------------------------------------------------------------------------------------------
+def test_study_passes_the_revision_to_its_stages_keys_and_entries(offline_hub: Path, tmp_path: Path) -> None:
+    from retscale.study.names import StageName
+    from retscale.study.plan import plan_study
+
+    docs = [{"_id": f"d{i}", "title": "", "text": f"{t} {FILLER[i % len(FILLER)]} {TOPICS[(i + 3) % 16]}"}
+            for i, t in enumerate(TOPICS)]
+    queries = [{"_id": f"q{i}", "text": f"{TOPICS[i]} {FILLER[(i + 5) % len(FILLER)]}"} for i in range(8)]
+    folder = write_folder(tmp_path / "beir-topics", corpus=jsonl(docs), queries=jsonl(queries),
+                          qrels="query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(8)))
+    config = parse_config(f"""name: revisions
+checkpoints:
+  models:
+    - {{name: tiny-main, model: {REPO}, revision: main, tokens: 1.0e+9}}
+    - {{name: tiny-step1, model: {REPO}, revision: step1, tokens: 2.0e+9, annealed: false}}
+eval:
+  tasks: ["{folder}"]
+  top_k: 5
+icl:
+  tasks: [piqa]
+baselines:
+  bm25: false
+  zero_shot: true
+""")
+    plan = plan_study(config)
+    for name in (StageName.ZERO_SHOT, StageName.FINETUNE, StageName.ICL):
+        stages = [s for s in plan.stages if s.name == name]
+        assert len(stages) == 2 and stages[0].key != stages[1].key
+        assert [s.deps.get("model", s.deps.get("checkpoint"))["revision"] for s in stages] == ["main", "step1"]
+    results = {}
+    for stage in (s for s in plan.stages if s.name == StageName.ZERO_SHOT):
+        result = stage.compute(tmp_path / stage.checkpoint, {})
+        assert result.provenance["retriever"]["model"]["commit"] == COMMITS[stage.deps["model"]["revision"]]
+        results[stage.checkpoint] = result.rows
+    assert results["tiny-main"] != results["tiny-step1"]
+    entries = {e.name: e for e in plan.entries({})}
+    n = count_parameters(resolve_model(REPO)).total
+    assert [entries[k].n_params for k in ("tiny-main", "tiny-step1")] == [n, n]
+    assert entries["tiny-step1"].info["revision"] == "step1" and entries["tiny-step1"].info["annealed"] is False
+    assert entries["tiny-main"].info["annealed"] is None  # unknown outside a public suite, unless declared

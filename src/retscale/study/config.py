@@ -31,7 +31,7 @@ class _Strict(BaseModel):
 class ExternalModel(_Strict):
     """A checkpoint that is not pretrained here: an HF name (at a ``revision``) or a local path, placed on the axes
     by N and D. N is counted from the model's config when the study records it (a declared ``n_params`` must be
-    within 5% of the count; it is needed only where nothing can be counted, a GGUF file); D is computed for known
+    within 5% of the count; it is needed only where nothing can be counted); D is computed for known
     public suites from the revision's step (``retscale.pretrain.public_suites``), declared otherwise."""
 
     name: str
@@ -53,8 +53,6 @@ class ExternalModel(_Strict):
             known = ", ".join(s.name for s in PUBLIC_SUITES)
             raise ValueError(f"model {self.model!r}: declare `tokens` (its pretraining tokens); they are computed "
                              f"from the revision only for known public suites ({known})")
-        if self.n_params is None and self.model.lower().endswith(".gguf"):
-            raise ValueError(f"model {self.model!r}: declare `n_params` (a GGUF file's parameters are not counted)")
         return self
 
     def public_checkpoint(self) -> SuiteCheckpoint | None:
