@@ -1,7 +1,8 @@
 """The paper's figures, each saved as PNG and PDF. matplotlib runs headless (Agg).
 
 Fig 1: average nDCG@10 vs pretraining FLOPs (log x), one line per model size, BM25 / external models as
-reference lines, the pooled fit as a dashed curve with its bootstrap band. Fig 2: the same per task.
+reference lines, the pooled fit as a dashed curve with its bootstrap band; checkpoints that did not finish their
+learning-rate schedule (intermediate steps of a public suite, e.g. Pythia) are open circles. Fig 2: the same per task.
 Fig 3: nDCG@10 vs ICL score, averaged and per task. Every title says how many checkpoints/queries it rests on.
 """
 
@@ -49,12 +50,17 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         return p.avg_ndcg(table.tasks) if task is None else p.ndcg.get(task)
 
     colors = plt.cm.viridis(np.linspace(0.1, 0.9, max(len(table.sizes()), 1)))
+    open_label = iter(["open: intermediate step (not annealed)"])
     size_color = dict(zip(table.sizes(), colors, strict=False))
     for color, (size, pts) in zip(colors, table.by_size().items(), strict=False):
         xs = [p.flops for p in pts if score(p) is not None]
         ys = [score(p) for p in pts if score(p) is not None]
         if xs:
             ax.plot(xs, ys, "o-", color=color, label=f"{size} (n={len(xs)})", markersize=4)
+        unfinished = [p for p in pts if p.annealed is False and score(p) is not None]
+        if unfinished:  # not annealed: they sit above a model trained to completion on as many tokens
+            ax.scatter([p.flops for p in unfinished], [score(p) for p in unfinished], s=30, zorder=3,
+                       facecolors="white", edgecolors=[color], label=next(open_label, "_nolegend_"))
     if fit is not None and task is None:
         grid = np.logspace(np.log10(min(p.flops for p in table.suite())),  # type: ignore[type-var,arg-type]
                            np.log10(max(p.flops for p in table.suite())), 60)  # type: ignore[type-var,arg-type]

@@ -32,6 +32,7 @@ class Point:
     icl: dict[str, float] = field(default_factory=dict)  # ICL task -> accuracy
     icl_items: dict[str, int] = field(default_factory=dict)  # ICL task -> items the accuracy rests on
     icl_average: float | None = None
+    annealed: bool | None = None  # False: an intermediate checkpoint of a longer run (its LR never decayed)
 
     def avg_ndcg(self, tasks: list[str]) -> float | None:
         """Mean nDCG@10 over ``tasks``; None unless every task has a score (no silent partial averages)."""
@@ -83,7 +84,8 @@ class StudyTable:
 
 
 def load_table(store: ResultsStore, tasks: list[str] | None = None, stage: str = StageName.EVALUATE) -> StudyTable:
-    points = {c.name: Point(c.name, c.kind, c.size, c.n_params, c.tokens, c.flops) for c in store.checkpoints()}
+    points = {c.name: Point(c.name, c.kind, c.size, c.n_params, c.tokens, c.flops,
+                            annealed=(c.info or {}).get("annealed")) for c in store.checkpoints()}
     seen_tasks: list[str] = []
     for r in store.rows(stage=stage):
         p = points.setdefault(r.checkpoint, Point(r.checkpoint, CheckpointKind.BASELINE, r.checkpoint, None, None,

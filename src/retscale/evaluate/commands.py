@@ -21,6 +21,8 @@ TABLE_COLUMNS = (("nDCG@10", "ndcg_at_10"), ("MAP@100", "map_at_100"), ("R@100",
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model name/path, .gguf file, or 'bm25'")
+    parser.add_argument("--revision", default=None,
+                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia; unset: the default branch)")
     parser.add_argument("--tasks", default="scifact",
                         help="comma-separated registry names (or groups) and/or paths to BEIR folders or zips")
     parser.add_argument("--output", required=True, type=Path, help="folder for <task>.json results")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         retriever = make_retriever(args.model, pooling=args.pooling, max_length=args.max_length,
                                    batch_size=args.batch_size, query_prefix=args.query_prefix,
                                    passage_prefix=args.passage_prefix, dtype=args.dtype, score=args.score,
-                                   use_cache=not args.no_cache, ctx=ctx)
+                                   use_cache=not args.no_cache, ctx=ctx, revision=args.revision)
         rows = []
         names: set[str] = set()
         for task in tasks:

@@ -41,10 +41,13 @@ class DenseRetriever:
 
     def _cache_fields(self, dataset: BeirDataset) -> dict[str, Any]:
         info = self.embedder.describe()
-        weights = info.get("model", {}).get("weights_sha256") or f"unsaved-{id(self.embedder.model)}"
+        model = info.get("model", {})
+        weights = model.get("weights_sha256") or f"unsaved-{id(self.embedder.model)}"
+        # A revision enters the key only when one was asked for, so keys of models named without one stay put.
+        revision = {"revision": model["revision"]} if model.get("revision") else {}
         return {"weights_sha256": weights, "pooling": info["pooling"], "max_length": info["max_length"],
                 "normalize": info["normalize"], "passage_prefix": info["passage_prefix"], "dtype": info["dtype"],
-                "dataset": dataset.name, "dataset_checksum": dataset.checksum}
+                "dataset": dataset.name, "dataset_checksum": dataset.checksum, **revision}
 
     def encode_corpus(self, dataset: BeirDataset) -> Any:
         """Corpus embeddings in ``dataset.corpus`` order (a memmap when cached)."""
@@ -108,8 +111,10 @@ class DenseRetriever:
 
 def make_retriever(model: str, *, pooling: str | None = None, max_length: int | None = None,
                    batch_size: int = 32, query_prefix: str = "", passage_prefix: str = "", dtype: str = "float32",
-                   score: str = "cos", use_cache: bool = True, ctx: DistContext | None = None) -> Any:
-    """``"bm25"`` → the BM25 baseline; anything else → a ``DenseRetriever`` over ``Embedder.load(model)``."""
+                   score: str = "cos", use_cache: bool = True, ctx: DistContext | None = None,
+                   revision: str | None = None) -> Any:
+    """``"bm25"`` → the BM25 baseline; anything else → a ``DenseRetriever`` over ``Embedder.load(model)`` (a hub
+    name at ``revision`` when given)."""
     if model.strip().lower() == "bm25":
         from retscale.bm25 import BM25Retriever
 
@@ -125,6 +130,6 @@ def make_retriever(model: str, *, pooling: str | None = None, max_length: int | 
         raise UserError(f"unknown dtype {dtype!r}", fix=f"use one of {', '.join(dtypes)}")
     ctx = ctx or DistContext()
     embedder = Embedder.load(model, pooling=pooling, max_length=max_length, query_prefix=query_prefix,
-                             passage_prefix=passage_prefix, dtype=dtypes[dtype])
+                             passage_prefix=passage_prefix, dtype=dtypes[dtype], revision=revision)
     embedder.model.to(ctx.device)
     return DenseRetriever(BiEncoder(embedder, score=score), batch_size=batch_size, use_cache=use_cache, ctx=ctx)

@@ -79,10 +79,12 @@ class FinetuneConfig(FinetuneOptions):
     """A whole fine-tuning run: the options plus what to train, on what, into where."""
 
     model: str = Field(description="base model: HF dir, .gguf file, retscale checkpoint, or offline alias")
+    revision: str | None = Field(None, description="hub branch, tag or commit of the base model (e.g. step13000)")
     train: Path = Field(description="training pairs jsonl (canonical format, with negatives)")
     output: Path = Field(description="output folder for the fine-tuned model")
 
     def recipe(self) -> dict[str, object]:
         """The knobs that change the result (paths and bookkeeping left out): what resuming must match."""
-        skip = {"model", "train", "output", "checkpoint_every", "log_every", "overwrite", "device"}
+        # the revision is part of the base model's identity (trainer.run_identity), not of the recipe
+        skip = {"model", "revision", "train", "output", "checkpoint_every", "log_every", "overwrite", "device"}
         return {k: v for k, v in self.model_dump(mode="json").items() if k not in skip}

@@ -112,7 +112,7 @@ def finetune(config: FinetuneConfig, on_step: Callable[[int], None] | None = Non
     each optimiser step (tests use it to simulate a crash)."""
     output = Path(config.output)
     groups = read_groups(config.train, config.n_negatives)
-    base = resolve_model(config.model)
+    base = resolve_model(config.model, revision=config.revision)
     identity = run_identity(config, base)
     if config.overwrite:
         remove_checkpoint(output)

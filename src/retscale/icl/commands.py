@@ -17,6 +17,8 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder, .gguf file, or alias")
+    parser.add_argument("--revision", default=None,
+                        help="hub branch, tag or commit of --model (e.g. step13000 for Pythia; unset: the default branch)")
     parser.add_argument("--tasks", default="tiny", help="gauntlet-v0.3 | tiny | label,label,...")
     parser.add_argument("--output", required=True, help="output folder (icl.json + cache/)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items of each task (per category)")
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
 
     result = run_icl(args.model, args.tasks, args.output, limit=args.limit, batch_size=args.batch_size,
-                     max_seq_len=args.max_seq_len)
+                     max_seq_len=args.max_seq_len, revision=args.revision)
     print(format_table(result))
     print(f"\nwrote {result.output_path}")
     return 0

@@ -56,12 +56,14 @@ class IclResult:
         return out
 
 
-def load_lm(name_or_path: str | Path) -> LoadedLM:
+def load_lm(name_or_path: str | Path, revision: str | None = None) -> LoadedLM:
     from retscale.models.loading import load_causal_lm, load_tokenizer, resolve_model
 
-    resolved = resolve_model(name_or_path)
+    resolved = resolve_model(name_or_path, revision=revision)
     info = resolved.describe()
-    return LoadedLM(load_causal_lm(resolved), load_tokenizer(resolved), info["weights_sha256"], info)
+    # The per-item cache key holds model_id: a revision joins it when one was asked for.
+    model_id = info["weights_sha256"] + (f"@{revision}" if revision else "")
+    return LoadedLM(load_causal_lm(resolved), load_tokenizer(resolved), model_id, info)
 
 
 def resolve_task_names(selection: str | list[str], specs: dict[str, IclTaskSpec], gauntlet: Gauntlet) -> list[str]:
@@ -167,13 +169,14 @@ def _task_summary(spec: IclTaskSpec, k: int, data: TaskData, rows: dict[str, lis
 def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: str | Path,
             limit: int | None = None, batch_size: int = 16, max_seq_len: int | None = None,
             show_progress: bool = True, tasks_yaml: Path | None = None,
-            gauntlet_yaml: Path | None = None) -> IclResult:
-    """Evaluate ``tasks`` and write ``output_dir/icl.json``. ``limit`` = first N items per task (per category)."""
+            gauntlet_yaml: Path | None = None, revision: str | None = None) -> IclResult:
+    """Evaluate ``tasks`` and write ``output_dir/icl.json``. ``limit`` = first N items per task (per category);
+    ``revision``: the hub branch, tag or commit of ``model`` when it is a hub name."""
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be >= 1, got {limit}")
     specs, gauntlet = load_task_specs(tasks_yaml), load_gauntlet(gauntlet_yaml)
     labels = resolve_task_names(tasks, specs, gauntlet)
-    lm = model if isinstance(model, LoadedLM) else load_lm(model)
+    lm = model if isinstance(model, LoadedLM) else load_lm(model, revision)
     window = max_seq_len or min(int(getattr(lm.model.config, "max_position_embeddings", 2048) or 2048), 2048)
     encoder = Encoder(lm.tokenizer, window)
     out_dir = Path(output_dir)

@@ -15,6 +15,7 @@ _EXPORTS = {
     "load_backbone": "retscale.models.loading",
     "load_causal_lm": "retscale.models.loading",
     "load_tokenizer": "retscale.models.loading",
+    "count_parameters": "retscale.models.params",
     "resolve_model": "retscale.models.loading",
     "POOLINGS": "retscale.models.pooling",
     "Pooling": "retscale.models.pooling",

@@ -58,10 +58,13 @@ class Embedder:
     @classmethod
     def load(cls, name_or_path: str | Path | ResolvedModel, *, pooling: Pooling | None = None,
              max_length: int | None = None, normalize: bool | None = None, query_prefix: str = "",
-             passage_prefix: str = "", dtype: torch.dtype | None = None, padding_side: str = "right") -> Embedder:
-        """Load a model; unset options come from its sentence-transformers config, else the defaults
-        (mean pooling, normalised, max_length 128 for decoders or the model's own limit for encoders)."""
-        resolved = name_or_path if isinstance(name_or_path, ResolvedModel) else resolve_model(name_or_path)
+             passage_prefix: str = "", dtype: torch.dtype | None = None, padding_side: str = "right",
+             revision: str | None = None) -> Embedder:
+        """Load a model (a hub name at ``revision`` when given); unset options come from its sentence-transformers
+        config, else the defaults (mean pooling, normalised, max_length 128 for decoders or the model's own limit
+        for encoders)."""
+        resolved = (name_or_path if isinstance(name_or_path, ResolvedModel)
+                    else resolve_model(name_or_path, revision=revision))
         st = resolved.sentence_transformers_config or {}
         model = load_backbone(resolved, dtype=dtype)
         tokenizer = load_tokenizer(resolved, padding_side=padding_side)

@@ -2,8 +2,8 @@
 
 ``resolve_model`` turns whatever the user typed into a ``ResolvedModel`` (a local folder, plus a GGUF file name
 when the weights are GGUF); the ``load_*`` functions build tokenizers and torch modules from it. Hub names are
-downloaded once into the HF cache; offline, a missing model is a one-line ``UserError`` rather than a minute of
-network retries.
+downloaded once into the HF cache, at a ``revision`` when given (a branch such as Pythia's ``step13000``, a tag or
+a commit); offline, a missing model is a one-line ``UserError`` rather than a minute of network retries.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class ResolvedModel:
     path: Path
     gguf_file: str | None = None
     source: str = "dir"  # "dir" | "gguf" | "alias" | "hub"
+    revision: str | None = None  # the hub branch, tag or commit asked for (None: the default branch)
 
     @property
     def load_kwargs(self) -> dict[str, Any]:
@@ -103,11 +104,16 @@ class ResolvedModel:
         """What makes this model this model, for reuse checks: content hashes, not the folder it sits in (so a
         moved or copied folder is still the same model, and a rewritten one is not)."""
         return {"weights_sha256": self.weights_hash(), "settings_sha256": self.settings_hash(),
-                "gguf_file": self.gguf_file}
+                "gguf_file": self.gguf_file, **self._revision_fields()}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "gguf_file": self.gguf_file, "source": self.source,
-                "weights_sha256": self.weights_hash()}
+                "weights_sha256": self.weights_hash(), **self._revision_fields()}
+
+    def _revision_fields(self) -> dict[str, Any]:
+        """The revision and the commit it resolved to (the snapshot folder's name); nothing when no revision was
+        asked for, so the identities (and cache keys) of models named without one stay as they were."""
+        return {} if self.revision is None else {"revision": self.revision, "commit": self.path.name}
 
 
 @functools.lru_cache(maxsize=32)
@@ -171,28 +177,29 @@ def _hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
-def _resolve_hub(name: str) -> ResolvedModel:
+def _resolve_hub(name: str, revision: str | None = None) -> ResolvedModel:
     from huggingface_hub import snapshot_download
 
     patterns = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "1_Pooling/*"]
+    shown = repr(name) if revision is None else f"{name!r} at revision {revision!r}"
     try:
-        folder = snapshot_download(name, allow_patterns=patterns, local_files_only=True)
+        folder = snapshot_download(name, revision=revision, allow_patterns=patterns, local_files_only=True)
         if any(Path(folder).glob("*.safetensors")) or any(Path(folder).glob("*.bin")):
-            return ResolvedModel(name, Path(folder), source="hub")
+            return ResolvedModel(name, Path(folder), source="hub", revision=revision)
     except Exception:  # not cached yet: fall through to a download
         pass
     if _hub_offline() or not _hub_reachable():
-        raise UserError(f"model {name!r} is not a local path and the Hugging Face hub is unreachable "
+        raise UserError(f"model {shown} is not a local path and the Hugging Face hub is unreachable "
                         "(offline or HF_HUB_OFFLINE=1) and it is not in the local HF cache",
                         fix="pass a local model folder or .gguf file, or run once online to cache it")
     try:
-        folder = snapshot_download(name, allow_patterns=patterns)
+        folder = snapshot_download(name, revision=revision, allow_patterns=patterns)
         if not any(Path(folder).glob("*.safetensors")):
-            folder = snapshot_download(name, allow_patterns=[*patterns, "pytorch_model*.bin"])
+            folder = snapshot_download(name, revision=revision, allow_patterns=[*patterns, "pytorch_model*.bin"])
     except Exception as exc:
-        raise UserError(f"cannot download model {name!r} from the Hugging Face hub: {type(exc).__name__}",
-                        fix="check the name (owner/model) or pass a local folder") from None
-    return ResolvedModel(name, Path(folder), source="hub")
+        raise UserError(f"cannot download model {shown} from the Hugging Face hub: {type(exc).__name__}",
+                        fix="check the name (owner/model) and the revision, or pass a local folder") from None
+    return ResolvedModel(name, Path(folder), source="hub", revision=revision)
 
 
 def _from_path(name: str, path: Path, source: str) -> ResolvedModel:
@@ -210,10 +217,20 @@ def _from_path(name: str, path: Path, source: str) -> ResolvedModel:
     return ResolvedModel(name, path, source=source)
 
 
-def resolve_model(name_or_path: str | Path) -> ResolvedModel:
-    """Locate a model: local folder or ``.gguf`` file, offline alias, or Hugging Face hub name."""
+def resolve_model(name_or_path: str | Path, revision: str | None = None) -> ResolvedModel:
+    """Locate a model: local folder or ``.gguf`` file, offline alias, or Hugging Face hub name (at ``revision``:
+    a branch, tag or commit of the hub repository; only hub names have revisions)."""
     name = str(name_or_path)
     path = Path(name).expanduser()
+    looks_like_hub = name.count("/") == 1 and not name.startswith((".", "/", "~")) and " " not in name
+    if revision is not None:
+        if not revision.strip():
+            raise UserError(f"model {name!r}: the revision is empty", fix="name a branch, tag or commit, or omit it")
+        if path.exists() or not looks_like_hub:
+            raise UserError(f"model {name!r} is a local path or alias, but revision {revision!r} was given: only "
+                            "Hugging Face hub names (owner/model) have revisions",
+                            fix="drop the revision, or give the hub name")
+        return _resolve_hub(name, revision)
     if path.exists():
         return _from_path(name, path.resolve(), "dir")
     alias = ALIASES.get(name.lower())
@@ -221,7 +238,6 @@ def resolve_model(name_or_path: str | Path) -> ResolvedModel:
         target = alias()
         if target is not None:
             return _from_path(name, target, "alias")
-    looks_like_hub = name.count("/") == 1 and not name.startswith((".", "/", "~")) and " " not in name
     if looks_like_hub:
         return _resolve_hub(name)
     raise UserError(f"unknown model {name!r}: not a file or folder, not a known alias, not an owner/name hub id",

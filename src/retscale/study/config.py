@@ -19,6 +19,7 @@ from retscale.errors import UserError
 from retscale.finetune.config import FinetuneOptions
 from retscale.mining.miner import MiningConfig
 from retscale.pairs.wiki import WikiPairsOptions
+from retscale.pretrain.public_suites import PUBLIC_SUITES, SuiteCheckpoint, public_checkpoint
 from retscale.pretrain.suite import SUITES, SuiteOptions
 from retscale.study.names import HELDOUT_TASK, WIKI_TASKS
 
@@ -28,14 +29,35 @@ class _Strict(BaseModel):
 
 
 class ExternalModel(_Strict):
-    """A checkpoint that is not pretrained here: an HF name or a local path, placed on the axes by N and D."""
+    """A checkpoint that is not pretrained here: an HF name (at a ``revision``) or a local path, placed on the axes
+    by N and D. N is counted from the model's config when the study records it (a declared ``n_params`` must be
+    within 5% of the count; it is needed only where nothing can be counted); D is computed for known
+    public suites from the revision's step (``retscale.pretrain.public_suites``), declared otherwise."""
 
     name: str
     model: str
-    n_params: float = Field(gt=0)
-    tokens: float = Field(gt=0)
+    revision: str | None = None  # hub branch, tag or commit, e.g. Pythia's step13000 (None: the default branch)
+    n_params: float | None = Field(default=None, gt=0)
+    tokens: float | None = Field(default=None, gt=0)
+    annealed: bool | None = None  # trained to the end of its LR schedule (None: known for public suites only)
     size: str | None = None  # groups checkpoints into lines; default: the formatted parameter count
     reference_only: bool = False  # plot as a reference line, keep out of the scaling fits
+
+    @model_validator(mode="after")
+    def _axes_known(self) -> ExternalModel:
+        try:
+            suite = self.public_checkpoint()
+        except UserError as exc:
+            raise ValueError(exc.problem) from None
+        if self.tokens is None and suite is None:
+            known = ", ".join(s.name for s in PUBLIC_SUITES)
+            raise ValueError(f"model {self.model!r}: declare `tokens` (its pretraining tokens); they are computed "
+                             f"from the revision only for known public suites ({known})")
+        return self
+
+    def public_checkpoint(self) -> SuiteCheckpoint | None:
+        """Step, tokens and annealing when the model belongs to a known public suite (Pythia), else None."""
+        return public_checkpoint(self.model, self.revision)
 
 
 class CheckpointsConfig(_Strict):

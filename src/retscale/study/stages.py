@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from retscale.errors import UserError
 from retscale.fileio import write_json
 from retscale.flops import format_count
 from retscale.study.config import ExternalModel, StudyConfig
@@ -47,6 +48,7 @@ from retscale.study.runner import Stage, StageInputs, StageResult
 from retscale.study.store import ModelEntry
 
 WEIGHTS = "weights"  # input role: the stage whose output holds a model's weights (pretrain, random_init)
+N_PARAMS_TOLERANCE = 0.05  # a declared n_params may differ this much (relative) from the counted one
 
 
 def as_written(section: BaseModel) -> dict[str, Any]:
@@ -84,15 +86,15 @@ class StudyModel:
             return self.external.model
         return str(self._published(inputs)["path"])
 
+    @property
+    def revision(self) -> str | None:
+        """The hub revision of an external model (None for weights written by a stage)."""
+        return None if self.external is None else self.external.revision
+
     def entry(self, inputs: StageInputs) -> ModelEntry:
         """The model's row in the store's checkpoints table (N, D, FLOPs: the analysis's axes)."""
         if self.external is not None:
-            from retscale.pretrain.checkpoint import PretrainingRecord
-
-            m = self.external
-            info = PretrainingRecord.external(m.name, int(m.n_params), int(m.tokens), size=m.size).to_dict()
-            return ModelEntry(m.name, self.kind, m.size or format_count(m.n_params), m.n_params, m.tokens,
-                              info["flops_6nd"], {**info, "model": m.model})
+            return external_entry(self.external, self.kind)
         info = self._published(inputs)["info"]
         if self.kind == CheckpointKind.CONTROL:
             return ModelEntry(info["name"], self.kind, info["size"], info["n_params"], 0, 0.0, info)
@@ -170,8 +172,44 @@ def suite_models(config: StudyConfig, pretrain: Stage, controls: Stage | None) -
 
 
 def external_models(config: StudyConfig) -> list[StudyModel]:
+    # the revision joins the identity only when given, so the keys of models named without one stay as they were
     return [StudyModel(m.name, CheckpointKind.EXTERNAL if m.reference_only else CheckpointKind.SUITE,
-                       {"model": m.model, "name": m.name}, external=m) for m in config.checkpoints.models]
+                       {"model": m.model, "name": m.name, **({"revision": m.revision} if m.revision else {})},
+                       external=m) for m in config.checkpoints.models]
+
+
+def external_entry(m: ExternalModel, kind: CheckpointKind) -> ModelEntry:
+    """An external model on the axes: N counted from its config (a declared ``n_params`` is checked against the
+    count, and used only where nothing can be counted), D declared or from its public suite's step."""
+    from retscale.models.loading import resolve_model
+    from retscale.models.params import count_parameters
+    from retscale.pretrain.checkpoint import PretrainingRecord
+
+    try:
+        counted = count_parameters(resolve_model(m.model, revision=m.revision))
+        not_counted = None
+    except UserError as exc:
+        if m.n_params is None:
+            raise UserError(f"checkpoint {m.name!r}: {exc.problem}", path=exc.path,
+                            fix="declare its n_params in the config") from None
+        counted, not_counted = None, exc.problem
+    if counted is not None and m.n_params is not None \
+            and abs(m.n_params - counted.total) > N_PARAMS_TOLERANCE * counted.total:
+        raise UserError(f"checkpoint {m.name!r} ({m.model}): declared n_params {m.n_params:,.0f} is more than "
+                        f"{N_PARAMS_TOLERANCE:.0%} off the {counted.total:,} parameters counted from its config",
+                        fix="correct n_params in the config, or drop it (it is counted)")
+    n_params = counted.total if counted is not None else int(m.n_params or 0)
+    suite = m.public_checkpoint()
+    tokens = int(m.tokens) if m.tokens is not None else suite.tokens if suite is not None else 0
+    record = PretrainingRecord.external(m.name, n_params, tokens, size=m.size,
+                                        n_params_non_embedding=None if counted is None else counted.non_embedding)
+    info = {**record.to_dict(), "model": m.model, "revision": m.revision, "n_params_declared": m.n_params,
+            "n_params_source": "counted from the config" if counted is not None
+            else f"declared (not counted: {not_counted})",
+            "tokens_source": "declared" if m.tokens is not None or suite is None
+            else f"{suite.suite} step {suite.step} ({suite.source})",
+            "annealed": m.annealed if m.annealed is not None else None if suite is None else suite.annealed}
+    return ModelEntry(m.name, kind, m.size or format_count(n_params), n_params, tokens, info["flops_6nd"], info)
 
 
 # -- training data ------------------------------------------------------------------------------------------------
@@ -332,7 +370,7 @@ def zero_shot_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel) -
         from retscale.evaluate.retrievers import make_retriever
 
         retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size,
-                                   max_length=config.eval.max_length)
+                                   max_length=config.eval.max_length, revision=model.revision)
         return _evaluate(retriever, config, inputs, work)
 
     return Stage(StageName.ZERO_SHOT, model.name, {**evals.deps(config), "model": model.identity}, compute,
@@ -350,7 +388,7 @@ def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: 
         from retscale.finetune.trainer import finetune
 
         base = model.path(inputs)
-        ft = FinetuneConfig(**{"seed": config.seed, **options, "model": base,
+        ft = FinetuneConfig(**{"seed": config.seed, **options, "model": base, "revision": model.revision,
                                "train": Path(inputs["train"]["train"]), "output": work / "model"})
         path = finetune(ft)
         meta_path = Path(path) / "retscale.json"
@@ -384,7 +422,7 @@ def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
         from retscale.icl.runner import run_icl
 
         result = run_icl(model.path(inputs), list(config.icl.tasks), work, limit=config.icl.limit,
-                         show_progress=False)
+                         show_progress=False, revision=model.revision)
         rows = [(task, Metric.ACCURACY, float(r["accuracy"])) for task, r in result.tasks.items()
                 if r.get("accuracy") is not None]
         rows += [(task, Metric.N_ITEMS, float(r["n_items"])) for task, r in result.tasks.items()]
