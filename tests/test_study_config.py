@@ -106,6 +106,8 @@ mining:
 finetune:
   n_negatives: 3
   learning_rate: 0.001
+icl:
+  tasks: [copa]
 """
 
 
@@ -124,6 +126,7 @@ finetune:
     ("  learning_rate: 0.001\n", "  gather_across_ranks: true\n", "finetune: gather_across_ranks needs in_batch_neg", 13),
     ("  suite: smoke\n", "  suite: smok\n", "checkpoints.suite: unknown suite 'smok'", 3),
     ("  tasks: [scifact]\n", "  tasks: [scifakt]\n", "eval.tasks: unknown task 'scifakt'", 7),
+    ("  tasks: [copa]\n", "  tasks: [copaa]\n", "icl.tasks: unknown ICL task 'copaa'", 17),
 ])
 def test_every_section_is_checked_when_the_config_loads(tmp_path: Path, old: str, new: str, key: str,
                                                         line: int) -> None:

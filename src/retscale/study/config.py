@@ -110,6 +110,23 @@ class IclConfig(_Strict):
     tasks: list[str] = Field(default_factory=list)
     limit: int | None = Field(default=None, gt=0)  # examples per task
 
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        """Unknown task labels fail when the config loads, not after pretraining and fine-tuning (checked against
+        the gauntlet's tasks yaml when the offline data is there; without it the ICL stage says what is missing)."""
+        from retscale.icl.tasks import default_yaml_dir, load_task_specs
+
+        try:
+            known = set(load_task_specs(default_yaml_dir() / "tasks_v0.3.yaml"))
+        except Exception:  # no gauntlet yamls on this machine: nothing to check against
+            return tasks
+        unknown = [t for t in tasks if t not in known | {"gauntlet", "gauntlet-v0.3", "tiny"}]
+        if unknown:
+            raise ValueError(f"unknown ICL task {unknown[0]!r}: use gauntlet-v0.3, tiny, or labels of "
+                             "tasks_v0.3.yaml (`retscale icl --help`)")
+        return tasks
+
 
 class BaselinesConfig(_Strict):
     bm25: bool = True
