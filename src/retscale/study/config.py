@@ -123,8 +123,8 @@ class IclConfig(_Strict):
             return tasks
         unknown = [t for t in tasks if t not in known | {"gauntlet", "gauntlet-v0.3", "tiny"}]
         if unknown:
-            raise ValueError(f"unknown ICL task {unknown[0]!r}: use gauntlet-v0.3, tiny, or labels of "
-                             "tasks_v0.3.yaml (`retscale icl --help`)")
+            raise ValueError(f"unknown ICL task {unknown[0]!r}: use gauntlet-v0.3, tiny, or a label of the "
+                             "gauntlet's tasks_v0.3.yaml")
         return tasks
 
 
