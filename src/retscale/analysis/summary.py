@@ -121,10 +121,13 @@ def _csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
     return path
 
 
-def write_tables(table: StudyTable, result: Analysis, out_dir: Path) -> list[Path]:
-    """The report's tables as CSV: scores, fits, predictions, correlations, isoFLOP pairs."""
+def write_tables(table: StudyTable, result: Analysis, out_dir: Path, *,
+                 average_tasks: list[str] | None = None) -> list[Path]:
+    """The report's tables as CSV: scores (every task, and the average over ``average_tasks``, default all), fits,
+    predictions, correlations, isoFLOP pairs."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    score_rows = [[p.name, p.kind, p.size, p.n_params, p.tokens, p.flops, p.avg_ndcg(table.tasks),
+    averaged = average_tasks or table.tasks
+    score_rows = [[p.name, p.kind, p.size, p.n_params, p.tokens, p.flops, p.avg_ndcg(averaged),
                    *[p.ndcg.get(t) for t in table.tasks], p.icl_average] for p in table.points]
     paths = [_csv(out_dir / "scores.csv", ["checkpoint", "kind", "size", "n_params", "tokens", "flops",
                                            "avg_ndcg_at_10", *[f"ndcg_at_10_{t}" for t in table.tasks],
