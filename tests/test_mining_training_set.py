@@ -131,7 +131,7 @@ def test_mine_wiki_set_and_the_study_build_through_one_builder(tmp_path: Path, m
     # the held-out Wikipedia tasks)
     assert checked[0] == ("arguana",)
     assert checked[1][0] == "scifact" and [Path(t).name for t in checked[1][1:]] == ["wiki-val", "wiki-dev"]
-    assert mined.provenance["beir_overlap"]["scifact"]["checked"] > 0
+    assert mined.provenance["overlap"]["scifact"]["checked"] > 0
     # the same settings give the same files, byte for byte
     for study_file, cli_file in ((pairs_out["train"], "queries.train.jsonl"), (pairs_out["pool"], "pool.train.jsonl"),
                                  (mined.output["train"], "mined.train.jsonl")):

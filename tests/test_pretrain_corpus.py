@@ -23,7 +23,9 @@ def test_batches_epochs_and_heldout(shared_data: Path) -> None:
     spec = SUITES["smoke"]
     corpus = build_corpus(spec.corpus, show_progress=False)
     assert build_corpus(spec.corpus, show_progress=False).root == corpus.root  # cached
-    assert corpus.meta["characters"] == spec.corpus.max_chars
+    # the character budget is read in source order; held-out test articles and decontaminated documents are read
+    # but not kept, so the corpus holds a little less than the budget
+    assert 0.8 * spec.corpus.max_chars < corpus.meta["characters"] <= spec.corpus.max_chars
     assert corpus.meta["heldout_tokens"] > spec.eval_sequences * (spec.seq_len + 1)
     assert int(corpus.train.max()) < spec.vocab_size
 

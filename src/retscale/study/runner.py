@@ -68,9 +68,10 @@ STUDY_ROOT = "{study}"  # stands for the study folder in stored stage outputs an
 
 
 def to_stored(value: Any, root: Path) -> Any:
-    """``value`` (JSON) with every absolute path inside ``root`` written as ``{study}/relative/path``."""
+    """``value`` (JSON) with every absolute path inside ``root`` — in values and in keys — written as
+    ``{study}/relative/path``."""
     if isinstance(value, dict):
-        return {k: to_stored(v, root) for k, v in value.items()}
+        return {to_stored(k, root): to_stored(v, root) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_stored(v, root) for v in value]
     if isinstance(value, Path):
@@ -85,7 +86,7 @@ def to_stored(value: Any, root: Path) -> Any:
 def from_stored(value: Any, root: Path) -> Any:
     """Inverse of ``to_stored``: ``{study}/...`` resolved against the folder the study is in now."""
     if isinstance(value, dict):
-        return {k: from_stored(v, root) for k, v in value.items()}
+        return {from_stored(k, root): from_stored(v, root) for k, v in value.items()}
     if isinstance(value, list):
         return [from_stored(v, root) for v in value]
     if isinstance(value, str) and (value == STUDY_ROOT or value.startswith(STUDY_ROOT + "/")):

@@ -259,7 +259,8 @@ def mining_stage(config: StudyConfig, pairs: Stage) -> Stage:
                            + [(Path(task).name, f"overlap_{kind}", float(n))
                               for task, counts in mined.beir_overlap.items()
                               for kind, n in counts.items()],
-                           provenance={"mining": cfg.model_dump(), "beir_overlap": mined.beir_overlap},
+                           provenance={"mining": cfg.model_dump(),
+                                       "overlap": {Path(t).name: c for t, c in mined.beir_overlap.items()}},
                            output={"train": str(mined.train)})
 
     deps = {"pairs": pairs.key, "mining": as_written(config.mining), "seed": config.seed}
