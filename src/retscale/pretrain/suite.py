@@ -85,8 +85,9 @@ class SuiteSpec:
     # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
     # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
-    # torch.compile the training step: ~2× faster at width 128 on this CPU (docs/results/EXPERIMENTS.md), at the
-    # price of compiling once per trunk and branch. Part of the stage key: fused kernels round differently.
+    # torch.compile the training step (fuses RMSNorm, SwiGLU, RoPE). Measured on this CPU: +3–11% on 1 thread and
+    # nothing on 2 when idle, much more under CPU contention (docs/results/EXPERIMENTS.md); off in every preset.
+    # Part of the stage key: fused kernels round differently.
     compile: bool = False
 
     @property

@@ -74,8 +74,8 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
     vocab = ck.shape.vocab_size
     flops_per_token = training_flops_per_token(ck.shape)
     bar = tqdm(total=end_step, initial=run.step, desc=label, unit="step", disable=not show_progress, leave=False)
-    # torch.compile fuses the element-wise ops (RMSNorm, SwiGLU, RoPE) that dominate at these widths on a CPU;
-    # it shares run.model's parameters, so saving and resuming go through run.model as usual
+    # torch.compile (suite option) fuses the element-wise ops (RMSNorm, SwiGLU, RoPE); it shares run.model's
+    # parameters, so saving and resuming go through run.model as usual
     forward = torch.compile(run.model) if spec.compile and run.step < end_step else run.model
     while run.step < end_step:
         t0 = time.perf_counter()
