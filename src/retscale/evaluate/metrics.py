@@ -31,8 +31,11 @@ def top_k_run(run: dict[str, dict[str, float]], k: int) -> dict[str, dict[str, f
     return out
 
 
-def compute_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
-    """All ``METRIC_NAMES`` for a run (qid → docid → score) against graded qrels (qid → docid → relevance)."""
+def score_run(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]
+              ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """``(metrics, per_query)`` from one trec_eval pass: all ``METRIC_NAMES`` (means over the queries that have a
+    run, as BEIR/MTEB average), and ``{metric: {qid: value}}`` for ``PER_QUERY_METRICS`` over every judged query
+    (a query the run misses scores 0) — the unit a query bootstrap resamples."""
     qrels = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items()}
     run = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if docs}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, _MEASURES).evaluate(run)
@@ -43,7 +46,14 @@ def compute_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, f
         metrics[_RENAME[prefix + "_"] + cut] = _mean(per_query, measure)
     rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top_k_run(run, 10))
     metrics["mrr_at_10"] = _mean(rr, "recip_rank")
-    return {name: metrics[name] for name in METRIC_NAMES}
+    values = {"ndcg_at_10": {q: per_query.get(q, {}).get("ndcg_cut_10", 0.0) for q in qrels},
+              "mrr_at_10": {q: rr.get(q, {}).get("recip_rank", 0.0) for q in qrels}}
+    return {name: metrics[name] for name in METRIC_NAMES}, values
+
+
+def compute_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """All ``METRIC_NAMES`` for a run (qid → docid → score) against graded qrels (qid → docid → relevance)."""
+    return score_run(qrels, run)[0]
 
 
 def ndcg_at_k(relevance: dict[str, int], ranking: list[str], k: int) -> float:
@@ -59,12 +69,5 @@ CONTRASTIVE_ENTROPY = "contrastive_entropy"  # dense retrievers only (``retscale
 
 
 def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """``{metric: {qid: value}}`` for ``PER_QUERY_METRICS``, over every query with qrels (a query the run misses
-    scores 0): the unit a query bootstrap resamples. Their means equal ``compute_metrics``' values when every
-    judged query has a run."""
-    qrels = {q: {d: int(r) for d, r in docs.items()} for q, docs in qrels.items()}
-    run = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if docs}
-    ndcg = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
-    rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(top_k_run(run, 10))
-    return {"ndcg_at_10": {q: ndcg.get(q, {}).get("ndcg_cut_10", 0.0) for q in qrels},
-            "mrr_at_10": {q: rr.get(q, {}).get("recip_rank", 0.0) for q in qrels}}
+    """``{metric: {qid: value}}`` for ``PER_QUERY_METRICS`` (``score_run``'s second half)."""
+    return score_run(qrels, run)[1]

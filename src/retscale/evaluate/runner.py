@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retscale.evaluate.metrics import CONTRASTIVE_ENTROPY, compute_metrics, per_query_metrics
+from retscale.evaluate.metrics import CONTRASTIVE_ENTROPY, score_run
 from retscale.fileio import read_json, stable_hash, write_json
 from retscale.runtime import provenance as make_provenance
 
@@ -68,10 +68,10 @@ def evaluate_task(retriever: Any, task: str | Path | BeirDataset, output_dir: st
     ctx = getattr(retriever, "ctx", None)
     if ctx is not None and not ctx.is_main:
         return TaskResult(dataset.name, {})  # torchrun helper rank: rank 0 scores and writes
-    metrics = compute_metrics(dataset.qrels, run)
+    metrics, by_query = score_run(dataset.qrels, run)
     qids = sorted(q for q in dataset.qrels if q in dataset.queries)
     per_query: dict[str, list[Any]] = {"qids": qids}
-    for name, values in per_query_metrics(dataset.qrels, run).items():
+    for name, values in by_query.items():
         per_query[name] = [values.get(q, 0.0) for q in qids]
     entropy = getattr(retriever, "contrastive_entropy", None)
     if entropy is not None:  # dense retrievers: a smooth metric next to the rank-based ones

@@ -52,11 +52,15 @@ def beir_overlap(train_texts: list[str], tasks: Iterable[str] = ("scifact", "arg
 
     out: dict[str, Any] = {}
     for name in tasks:
-        ds = load_task(name)
-        texts = [d.get("title", "") + " " + d.get("text", "") for d in ds.corpus.values()]
-        texts += [d.get("text", "") for d in ds.corpus.values()] + list(ds.queries.values())
+        dataset = load_task(name)
+        texts = task_texts(dataset) + [d.get("text", "") for d in dataset.corpus.values()]  # bodies: exact matches
         out[name] = overlap_counts(train_texts, reference_sets(texts))
     return out
+
+
+def task_texts(dataset: Any) -> list[str]:
+    """An evaluation task's texts as its retrievers see them: every document (title + body) and every query."""
+    return [f"{d.get('title', '')} {d.get('text', '')}" for d in dataset.corpus.values()] + list(dataset.queries.values())
 
 
 def article_text(obj: dict[str, Any]) -> str:
@@ -77,11 +81,8 @@ def contamination_reference(wiki_source: str | Path | None, split: ArticleSplit,
             if split.of(str(obj.get("id"))) == "test":
                 grams |= ngrams(article_text(obj))
     for name in tasks:
-        dataset = load_task(name)
-        for doc in dataset.corpus.values():
-            grams |= ngrams(f"{doc.get('title', '')} {doc.get('text', '')}")
-        for query in dataset.queries.values():
-            grams |= ngrams(query)
+        for text in task_texts(load_task(name)):
+            grams |= ngrams(text)
     return grams
 
 

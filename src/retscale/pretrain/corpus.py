@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -214,6 +215,17 @@ def _write_tokens(path: Path, ids: list[np.ndarray]) -> int:
     return int(arr.size)
 
 
+def corpus_root(spec: CorpusSpec) -> Path:
+    """Where the corpus of ``spec`` is (or will be) cached."""
+    return cache_dir("pretrain") / f"corpus-{spec.key(_source_files())}"
+
+
+def built_corpus_meta(spec: CorpusSpec) -> dict[str, Any] | None:
+    """The meta of an already built corpus (None if it is not in the cache): a read, never a build."""
+    meta = corpus_root(spec) / "meta.json"
+    return read_json(meta) if meta.exists() else None
+
+
 def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
     """Build (or reuse) the cached corpus for ``spec``."""
     from tqdm.auto import tqdm
@@ -222,8 +234,7 @@ def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
 
     if spec.vocab_size > 65535:
         raise UserError(f"vocab_size {spec.vocab_size} does not fit the uint16 token stream", fix="use <= 65535")
-    sources = _source_files()
-    root = cache_dir("pretrain") / f"corpus-{spec.key(sources)}"
+    root = corpus_root(spec)
     if (root / "meta.json").exists():
         return Corpus(root)
     if root.exists():
@@ -263,7 +274,7 @@ def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
     leaked = _decoded_overlap(root / "train.bin", tokenizer, eos[0], reference)
     n_heldout = _write_tokens(root / "heldout.bin", heldout_ids)
     write_json(root / "meta.json", {
-        "spec": asdict(spec), "sources": [str(p) for p in sources], "documents": len(docs),
+        "spec": asdict(spec), "sources": [str(p) for p in _source_files()], "documents": len(docs),
         "train_documents": sum(r == "train" for r, _ in docs),
         "characters": sum(len(t) for _, t in docs),
         "train_characters": sum(len(t) for r, t in docs if r == "train"),

@@ -126,7 +126,7 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
     spec = suite_spec(config)
 
     def compute(work: Path, inputs: StageInputs) -> StageResult:
-        from retscale.pretrain.corpus import build_corpus
+        from retscale.pretrain.corpus import built_corpus_meta
         from retscale.pretrain.train import pretrain_suite
 
         infos = pretrain_suite(spec, work, show_progress=show_progress)  # long: its own bar per checkpoint
@@ -134,7 +134,7 @@ def pretrain_stage(config: StudyConfig, show_progress: bool = False) -> Stage:
                 for m, v in ((Metric.HELDOUT_LOSS, i.heldout_loss), (Metric.TRAIN_LOSS, i.train_loss),
                              (Metric.EPOCHS, i.epochs))
                 if v is not None]
-        meta = build_corpus(spec.corpus, show_progress=False).meta  # built by pretraining: a cache read
+        meta = built_corpus_meta(spec.corpus) or {}  # pretraining built it (or reused every checkpoint)
         rows += [(CORPUS_DATA, metric, float(meta[metric])) for metric in
                  (Metric.DECONTAMINATED_DOCUMENTS, Metric.EXCLUDED_TEST_ARTICLES) if metric in meta]
         if "overlap_check_ngram13" in meta:
@@ -328,10 +328,10 @@ def _evaluate(retriever: Any, config: StudyConfig, inputs: StageInputs, work: Pa
 
 
 def seed_mean_stage(config: StudyConfig, model: StudyModel, per_seed: dict[int, Stage]) -> Stage:
-    """The model's evaluation over several fine-tuning seeds: each metric's mean over the seeds that finished, with
-    every seed's per-query values kept for the seed-aware bootstrap."""
+    """The model's evaluation over several fine-tuning seeds: each metric's mean over the seeds (the stage runs only
+    when every seed's evaluation did), with every seed's per-query values kept for the seed-aware bootstrap."""
     def compute(work: Path, inputs: StageInputs) -> StageResult:
-        done = {seed: inputs[f"seed{seed}"][PER_QUERY] for seed in per_seed if f"seed{seed}" in inputs}
+        done = {seed: inputs[f"seed{seed}"][PER_QUERY] for seed in sorted(per_seed)}  # all: run_plan skips otherwise
         rows: list[tuple[str, str, float]] = []
         prov: dict[str, Any] = {"seeds": sorted(done)}
         per_query: dict[str, Any] = {}
