@@ -18,13 +18,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SizeSpec:
-    """One model size. ``d_ff`` defaults to Llama's ``8/3 · d_model`` rounded up to a multiple of 16."""
+    """One model size. ``d_ff`` defaults to Llama's ``8/3 · d_model`` rounded up to a multiple of 16. ``ratios``:
+    this size's tokens-per-parameter budgets when they differ from the suite's (a duration axis on one size only —
+    a shared trunk costs its longest budget, so long budgets are affordable only on a small size)."""
 
     name: str
     d_model: int
     n_layers: int
     n_heads: int
     d_ff: int | None = None
+    ratios: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
