@@ -46,9 +46,18 @@ def test_trunk_is_shared_by_branches() -> None:
                 assert all(mine.lr(i) == other.lr(i) for i in range(c.decay_start))
 
 
-def test_presets_span_required_ranges() -> None:
+def test_reference_suite_keeps_the_papers_proportions() -> None:
+    """Issue 11: every checkpoint at ≥ 20 tokens/param, ≥ 3 sizes, one size at ≥ 4 durations over ≥ 1 decade of D
+    (per-size ratios: only that size carries the long budgets), a vocabulary well above 1,024."""
     full = SUITES["full"]
-    assert len(full.sizes) >= 3 and min(full.ratios) <= 20 and max(full.ratios) >= 500
+    cks = full.checkpoints()
+    assert len(full.sizes) >= 3 and full.vocab_size >= 4096
+    assert all(c.tokens / c.n_params >= 20 for c in cks)
+    by_size = {s.name: [c for c in cks if c.size == s] for s in full.sizes}
+    longest = max(by_size.values(), key=len)
+    assert len(longest) >= 4 and longest[-1].tokens / longest[0].tokens >= 10
+    assert [len(v) for v in by_size.values()] == [4, 1, 1]  # the others train to the suite's ratio only
+    assert {c.ratio for v in list(by_size.values())[1:] for c in v} == set(full.ratios)
     mini = SUITES["mini"]
     assert len(mini.sizes) >= 2 and len(mini.ratios) >= 3
     with pytest.raises(UserError):

@@ -22,16 +22,16 @@ from retscale.study.store import open_store
 # A stage key names the finished work a study folder reuses: changing one silently recomputes (or, worse,
 # mislabels) work in every existing study folder. Change these only on purpose.
 SMOKE_KEYS = [
-    "pretrain:suite-smoke:340a57daf1fc2796", "random_init:suite-smoke:340a57daf1fc2796",
+    "pretrain:suite-smoke:56a66d420aca7539", "random_init:suite-smoke:56a66d420aca7539",
     "pairs:shared:c220c2865bf4b3dc", "mining:shared:464bb7e2346a0d5e", "evaluate:bm25:9b9cff4b27171a37",
-    "finetune:xs-r0.5:7350249c05615359", "evaluate:xs-r0.5:0285f002ccdb6f73", "icl:xs-r0.5:62c4af88533856a5",
-    "finetune:xs-r1:3e1a07a87571110b", "evaluate:xs-r1:0ba9bfdf4154a8f9", "icl:xs-r1:7515344d3344c80e",
-    "finetune:s-r0.5:2b4e890b118dd9d0", "evaluate:s-r0.5:533314a5fe5085b8", "icl:s-r0.5:e65b17ba29278031",
-    "finetune:s-r1:ebed8eefc55f6d0f", "evaluate:s-r1:2d48e9d08b608c58", "icl:s-r1:1e345070a033bd53",
-    "finetune:xs-init:925799fb24e43a7b", "evaluate:xs-init:57b4ed4bde1a9506", "finetune:s-init:335d2570c803dc82",
-    "evaluate:s-init:3264d066f6792ffe",
+    "finetune:xs-r0.5:a322a2161c971b7d", "evaluate:xs-r0.5:b5a4e6ec3852fe82", "icl:xs-r0.5:0d52e536bafcf7e6",
+    "finetune:xs-r1:65b8f8fba15c6b7d", "evaluate:xs-r1:1df8a88a87f801de", "icl:xs-r1:279a6993cebf11d2",
+    "finetune:s-r0.5:b1a42ee6f76a777f", "evaluate:s-r0.5:a270a878eb24f97e", "icl:s-r0.5:4cd72315966a0e21",
+    "finetune:s-r1:336085bcdbea45be", "evaluate:s-r1:06192bb1cac33eb3", "icl:s-r1:7bbafc17a64f2600",
+    "finetune:xs-init:26bd28344f40a104", "evaluate:xs-init:22574246dc9b5138", "finetune:s-init:db73bbc2945f7a1f",
+    "evaluate:s-init:0039166228fe9498",
 ]
-KEY_DIGESTS = {"mini": "819c9e87d4062bc4", "full": "9e9cf4c75ce55008"}  # stable_hash of the plan's key list
+KEY_DIGESTS = {"mini": "03383d355d21f7e1", "full": "fff3bbabcf51ec42"}  # stable_hash of the plan's key list
 
 # preset -> (stages, per stage name)
 SHAPES = {
@@ -39,8 +39,8 @@ SHAPES = {
                    "icl": 4}),
     "mini": (74, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune-s0": 12, "finetune-s1": 12,
                   "evaluate-s0": 12, "evaluate-s1": 12, "evaluate": 13, "icl": 9}),
-    "full": (38, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune": 12, "evaluate": 13,
-                  "icl": 9}),
+    "full": (56, {"pretrain": 1, "random_init": 1, "pairs": 1, "mining": 1, "finetune-s0": 9, "finetune-s1": 9,
+                  "evaluate-s0": 9, "evaluate-s1": 9, "evaluate": 10, "icl": 6}),
 }
 
 
