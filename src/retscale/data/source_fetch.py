@@ -297,7 +297,7 @@ def _partial(rel: str) -> Path:
 def _fetch(source: PublicSource, member: str) -> Path:
     if source.form == "mmlu-tar":
         return _fetch_mmlu(source)
-    problems: list[str] = []
+    problems = [f"{root / _relative(source, member)}: not found" for root in local_mirrors()]
     mirror = url_mirror()
     if mirror:  # the mirror holds the project's form (or, for HellaSwag, possibly the official one)
         for rel in _forms(source, member):
@@ -340,7 +340,7 @@ def _fetch_wikipedia(source: PublicSource, official: str, problems: list[str]) -
 
 
 def _fetch_mmlu(source: PublicSource) -> Path:
-    problems: list[str] = []
+    problems = [f"{root / source.path}: not found" for root in local_mirrors()]
     target = cache_root() / source.path
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
