@@ -244,6 +244,10 @@ def test_a_parquet_shard_without_the_wikipedia_columns_is_refused(tmp_path: Path
     with pytest.raises(UserError, match="parquet file lacks the columns"):
         source_path("enwiki-sample")
     assert find_source("enwiki-sample") is None
+    shard.write_bytes(b"<html>not parquet</html>")
+    with pytest.raises(UserError, match="not a readable parquet shard"):
+        source_path("enwiki-sample")
+    assert not list((no_mirror / "sources/downloads").iterdir())  # nothing left to resume from
 
 
 _HELLASWAG = [

@@ -328,9 +328,12 @@ def _fetch_wikipedia(source: PublicSource, official: str, problems: list[str]) -
     shard_sha256 = sha256_file(partial)
     try:
         n = sample_wikipedia(partial, target, source.sample)
-    except Exception:
+    except Exception as exc:
         partial.unlink()  # a damaged shard must not be resumed from
-        raise
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"not a readable parquet shard ({type(exc).__name__}: {exc})", path=origin,
+                        fix="re-run to download it again, or check the mirror's copy") from None
     _manifest(target, source, origin, articles=n, shard_sha256=shard_sha256, sha256=sha256_file(target),
               repo_commit=headers.get("X-Repo-Commit", headers.get("x-repo-commit", "")),
               sample={"articles": source.sample.articles, "seed": source.sample.seed})
