@@ -20,18 +20,18 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from retscale.data.source_fetch import source_path
 from retscale.finetune.config import FinetuneConfig
 from retscale.finetune.gradcache import contrastive_backward
 from retscale.finetune.infonce import info_nce_loss
 from retscale.finetune.trainer import make_encoder, make_optimizer
 from retscale.flops import measure_matmul_flops
 from retscale.models.loading import load_backbone, load_tokenizer, resolve_model
-from retscale.settings import shared_path
 
 
 def wiki_texts(count: int) -> list[str]:
     texts = []
-    with gzip.open(shared_path("text", "enwiki-sample.jsonl.gz"), "rt", encoding="utf-8") as fh:
+    with gzip.open(source_path("enwiki-sample"), "rt", encoding="utf-8") as fh:
         for line in fh:
             text = json.loads(line)["text"].replace("\n", " ")
             if len(text) > 600:

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from retscale.data.source_fetch import source_path
 from retscale.mining.miner import MiningConfig, PoolIndex, mine_hard_negatives
 from retscale.pairs.formats import read_pairs, write_pairs
 from retscale.pairs.wiki import build_wiki_pairs
-from retscale.settings import shared_path
 
 
 def peak_mb() -> float:
@@ -38,7 +38,7 @@ def main() -> None:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "pool.jsonl").exists():
-        build_wiki_pairs(shared_path("text", "enwiki-sample.jsonl.gz"), work / "train.jsonl", work / "val.jsonl",
+        build_wiki_pairs(source_path("enwiki-sample"), work / "train.jsonl", work / "val.jsonl",
                          work / "pool.jsonl")
     pairs = list(read_pairs(work / "train.jsonl"))[: args.queries]
     write_pairs(work / "bench.jsonl", pairs)

@@ -3,8 +3,11 @@
 | variable               | meaning                                                                 | default                          |
 |------------------------|-------------------------------------------------------------------------|----------------------------------|
 | ``RETSCALE_HOME``      | cache root: datasets, embeddings, checkpoints                           | the user cache dir + ``retscale``|
-| ``RETSCALE_DATA_MIRROR``| base replacing the official BEIR download URL (path, file:// or http://)| ``$RETSCALE_SHARED_DATA/beir``   |
-| ``RETSCALE_SHARED_DATA``| an offline data folder with ``beir/``, ``text/``, ``icl/``               | unset                            |
+| ``RETSCALE_DATA_MIRROR``| a mirror laid out like the offline data folder (path, file:// or http://)| ``$RETSCALE_SHARED_DATA``        |
+| ``RETSCALE_SHARED_DATA``| an offline data folder with ``beir/``, ``text/``, ``icl/`` (read in place)| unset                            |
+
+A data set missing from both is downloaded from its official URL (``retscale.data.sources``) into
+``$RETSCALE_HOME``.
 """
 
 from __future__ import annotations
@@ -56,12 +59,14 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+MIRROR_SETTING = "RETSCALE_DATA_MIRROR"
+
+
 def data_mirror() -> str | None:
-    """Base location replacing the official BEIR URL, or None for the official one."""
-    value = os.environ.get("RETSCALE_DATA_MIRROR")
+    """Base location replacing the official download URLs (laid out like the offline data folder: ``beir/``,
+    ``text/``, ``icl/``), or None for the official ones. Defaults to the offline data folder."""
+    value = os.environ.get(MIRROR_SETTING)
     if value:
         return value
     root = shared_data_dir(required=False)
-    if root is not None and (root / "beir").is_dir():
-        return str(root / "beir")
-    return None
+    return None if root is None else str(root)

@@ -1,8 +1,8 @@
 """Download registry tasks into the cache (``cache_dir("datasets")``), verified and atomic; load tasks by name.
 
-Where from: the mirror (``RETSCALE_DATA_MIRROR``: a plain folder, ``file://`` or ``http(s)://`` base; by default
-``$RETSCALE_SHARED_DATA/beir``) replaces the official base URL; if the mirror lacks the file, the official URL is
-tried. A download lands in ``.<name>.zip.partial`` (an interrupted HTTP download resumes from there), is checked
+Where from: the mirror (``RETSCALE_DATA_MIRROR``: a plain folder, ``file://`` or ``http(s)://`` base laid out like
+the offline data folder, zips under ``beir/``; by default ``$RETSCALE_SHARED_DATA``) replaces the official base URL;
+if the mirror lacks the file, the official URL is tried. A download lands in ``.<name>.zip.partial`` (an interrupted HTTP download resumes from there), is checked
 (zip layout, expected counts, pinned sha256), and only then renamed to ``<name>.zip``; ``<name>.json`` (sha256,
 source, counts) is written last. A cached zip without a matching manifest is treated as absent.
 """
@@ -11,29 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import http.client
 import logging
 import os
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
-from typing import IO
-
-from tqdm import tqdm
 
 from retscale.data.beir import check_counts, load_beir
+from retscale.data.download import acquire, join_location, probe
 from retscale.data.registry import TASKS, canonical_name, get_task
 from retscale.data.types import BeirDataset, TaskSpec
 from retscale.errors import UserError
 from retscale.fileio import read_json, sha256_file, write_json
-from retscale.settings import cache_dir, data_mirror
+from retscale.settings import MIRROR_SETTING, cache_dir, data_mirror
 
 log = logging.getLogger(__name__)
-
-CHUNK = 1 << 20
-TIMEOUT_S = 60
 
 
 def cached_archive(spec: TaskSpec) -> Path:
@@ -58,88 +49,37 @@ def read_manifest(spec: TaskSpec) -> dict | None:
 
 
 def _sources(spec: TaskSpec) -> list[str]:
-    """Candidate locations of the archive, mirror first."""
+    """Candidate locations of the archive, mirror first: ``<mirror>/beir/<zip>`` (a mirror laid out like the
+    offline data folder), then ``<mirror>/<zip>`` (a folder of BEIR zips), then the official URL."""
     out = []
     mirror = data_mirror()
     if mirror:
-        if mirror.startswith(("http://", "https://")):
-            out.append(mirror.rstrip("/") + "/" + spec.archive_name)
-        elif mirror.startswith("file://"):
-            base = urllib.request.url2pathname(urllib.parse.urlparse(mirror).path)
-            out.append(str(Path(base) / spec.archive_name))
-        else:
-            out.append(str(Path(mirror).expanduser() / spec.archive_name))
+        out += [join_location(mirror, f"beir/{spec.archive_name}"), join_location(mirror, spec.archive_name)]
     if spec.url:
         out.append(spec.url)
     return out
 
 
-def _copy(src: IO[bytes], dst: IO[bytes], total: int | None, desc: str) -> int:
-    done = 0
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False,
-              disable=total is not None and total < 8 * CHUNK) as bar:
-        while block := src.read(CHUNK):
-            dst.write(block)
-            done += len(block)
-            bar.update(len(block))
-    return done
-
-
-def _download(url: str, partial: Path, desc: str) -> None:
-    """HTTP(S) download into ``partial``, resuming a previous partial file with a Range request."""
-    have = partial.stat().st_size if partial.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "retscale"})
-    if have:
-        request.add_header("Range", f"bytes={have}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to fetch: the partial file is already whole
-            return
-        raise
-    with response:
-        resumed = have and response.status == 206
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        with open(partial, "ab" if resumed else "wb") as out:
-            got = _copy(response, out, total, desc)
-            out.flush()
-            os.fsync(out.fileno())
-    if total is not None and got != total:
-        raise UserError(f"download of {url} stopped after {got:,} of {total:,} bytes",
-                        fix="re-run the same command to resume")
+def mirror_status(spec: TaskSpec) -> str:
+    """Whether the data mirror holds the task's archive: ``yes``, ``no``, ``unreachable`` or ``none set``."""
+    if not data_mirror():
+        return "none set"
+    answers = [probe(location) for location in _sources(spec)[:2]]
+    return "yes" if "yes" in answers else "unreachable" if "unreachable" in answers else "no"
 
 
 def _acquire(spec: TaskSpec, partial: Path) -> str:
     """Put the archive bytes into ``partial`` from the first source that has them; returns that source."""
-    problems = []
-    for source in _sources(spec):
-        try:
-            if source.startswith(("http://", "https://")):
-                log.info("downloading %s", source)
-                _download(source, partial, f"download {spec.archive_name}")
-            else:
-                path = Path(source)
-                if not path.is_file():
-                    problems.append(f"{source}: not found")
-                    continue
-                with open(path, "rb") as src, open(partial, "wb") as dst:
-                    _copy(src, dst, path.stat().st_size, f"copy {spec.archive_name}")
-            return source
-        except urllib.error.HTTPError as exc:
-            problems.append(f"{source}: HTTP {exc.code} {exc.reason}")
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()  # a 404 page is not a partial zip
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            problems.append(f"{source}: {type(exc).__name__} ({reason})")
+    source, _, problems = acquire(_sources(spec), partial, f"fetch {spec.archive_name}")
+    if source is not None:
+        return source
     if not problems:
         raise UserError(f"{spec.name} has no download URL and no data mirror is set",
-                        fix="set RETSCALE_DATA_MIRROR (or RETSCALE_SHARED_DATA) to a folder or URL holding "
-                            f"{spec.archive_name}")
+                        fix=f"set {MIRROR_SETTING} to a folder or http:// base laid out like the offline data "
+                            f"folder (beir/{spec.archive_name})")
     raise UserError(f"could not get {spec.archive_name}: " + "; ".join(problems),
-                    fix="set RETSCALE_DATA_MIRROR to a folder, file:// or http:// base that holds it, or check "
-                        "the network")
+                    fix=f"set {MIRROR_SETTING} to a folder, file:// or http:// base that holds "
+                        f"beir/{spec.archive_name}, or check the network")
 
 
 def _verify(spec: TaskSpec, archive: Path, source: str) -> dict:

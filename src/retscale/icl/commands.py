@@ -8,7 +8,8 @@ from typing import Any
 HELP = "in-context learning scores (MosaicML Eval Gauntlet v0.3, offline)"
 DESCRIPTION = (
     "Score a causal LM (HF folder, .gguf, retscale checkpoint, or alias such as smollm2-135m-instruct) on the "
-    "Eval Gauntlet tasks found in $RETSCALE_SHARED_DATA/icl. Writes OUTPUT/icl.json (per-task accuracies, "
+    "Eval Gauntlet tasks (the gauntlet's data sources: the offline data folder or a mirror, else fetched on first "
+    "use; see 'retscale data list'). Writes OUTPUT/icl.json (per-task accuracies, "
     "gauntlet category scores, core_average, missing tasks, provenance) and a per-item cache for resuming. "
     "Task sets: gauntlet-v0.3 (all benchmarks), tiny (piqa, arc_easy, copa, hellaswag: tasks where very small "
     "models can beat chance), or comma-separated labels from tasks_v0.3.yaml."

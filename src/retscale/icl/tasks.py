@@ -2,8 +2,10 @@
 
 ``tasks_v0.3.yaml`` says how each task is prompted (type, few-shot counts, delimiters, data file);
 ``eval_gauntlet_v0.3.yaml`` says how tasks are grouped and scored (categories, random baselines, averages).
-Item files are llm-foundry's local jsonl; HellaSwag and MMLU come from their own offline copies (bz2 / csv)
-and are converted into the exact jsonl rows the gauntlet uses.
+Item files are llm-foundry's local jsonl; HellaSwag and MMLU come from their own public sources (the offline
+folder's bz2 / csv copies, or rowanz/hellaswag's jsonl and the MMLU csv) and are converted into the exact jsonl
+rows the gauntlet uses. Every file is a data source (``retscale.data.sources``): read in place from the offline
+data folder, or fetched on first use.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 
 import yaml
 
+from retscale.data.source_fetch import find_source, source_path
+from retscale.data.sources import get_source
 from retscale.errors import UserError
 from retscale.fileio import iter_jsonl
-from retscale.settings import shared_path
 
 TASK_TYPES = ("multiple_choice", "schema", "language_modeling", "generation_task_with_answers")
 
@@ -122,7 +125,12 @@ def _yaml(path: Path) -> Any:
 
 
 def default_yaml_dir() -> Path:
-    return shared_path("icl", "gauntlet", "yamls")
+    """The folder holding the v0.3 gauntlet yamls (``tasks_v0.3.yaml``, ``eval_gauntlet_v0.3.yaml``)."""
+    tasks = source_path("gauntlet-yamls", "tasks_v0.3.yaml")
+    scoring = source_path("gauntlet-yamls", "eval_gauntlet_v0.3.yaml")
+    if scoring.parent != tasks.parent:
+        raise UserError(f"{scoring.name} is not beside {tasks}", fix="give the mirror both v0.3 yamls")
+    return tasks.parent
 
 
 def load_task_specs(path: Path | None = None) -> dict[str, IclTaskSpec]:
@@ -238,6 +246,24 @@ def read_hellaswag_bz2(path: Path) -> list[Item]:
     return items
 
 
+def read_hellaswag_jsonl(path: Path) -> list[Item]:
+    """rowanz/hellaswag's ``hellaswag_val.jsonl``: the same items as the ``.txt.bz2`` form — the query is
+    ``activity_label: ctx``, the choices the 4 ``endings``, the gold index ``label``."""
+    items: list[Item] = []
+    for line, row in iter_jsonl(path):
+        try:
+            query = f"{row['activity_label']}: {row['ctx']}"
+            endings, gold = tuple(row["endings"]), int(row["label"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError("expected activity_label, ctx, endings and label", path=path, line=line) from None
+        if len(endings) != 4 or not 0 <= gold < 4:
+            raise UserError("expected 4 endings and a label 0-3", path=path, line=line)
+        items.append(MCItem(query, endings, gold))
+    if not items:
+        raise UserError("no items in file", path=path)
+    return items
+
+
 def mmlu_query(question: str, options: list[str]) -> str:
     """The gauntlet's MMLU row text: ``Question: q\\n(A) a (B) b (C) c (D) d\\n``."""
     letters = " ".join(f"({letter}) {opt}" for letter, opt in zip("ABCD", options, strict=True))
@@ -262,14 +288,15 @@ def read_mmlu_csv(folder: Path, split: str = "test") -> list[Item]:
 
 
 def _local_path(spec: IclTaskSpec) -> Path | None:
-    """Map ``eval/local_data/<cat>/<file>.jsonl`` onto the offline copy; None if the file is not there."""
+    """Map ``eval/local_data/<cat>/<file>.jsonl`` onto the gauntlet's local data source (fetched on first use);
+    None if the source does not list the file and no local mirror has it."""
     direct = Path(spec.dataset_uri).expanduser()
     if direct.is_absolute():  # a user's own task file
         return direct if direct.is_file() else None
     rel = spec.dataset_uri.split("local_data/", 1)[-1]
-    root = shared_path("icl", "gauntlet", "local_data")
-    path = root / rel
-    return path if path.is_file() else None
+    if rel in get_source("gauntlet-local-data").members:
+        return source_path("gauntlet-local-data", rel)
+    return find_source("gauntlet-local-data", rel)
 
 
 def load_task_data(spec: IclTaskSpec, path: Path | None = None) -> TaskData | None:
@@ -278,10 +305,10 @@ def load_task_data(spec: IclTaskSpec, path: Path | None = None) -> TaskData | No
     if path is not None:
         items = read_jsonl_items(path, spec.task_type)
     elif spec.label == "hellaswag":  # not in local_data offline: converted from the full validation file
-        path = shared_path("icl", "hellaswag_val_full.txt.bz2")
-        items = read_hellaswag_bz2(path)
+        path = source_path("hellaswag")
+        items = read_hellaswag_bz2(path) if path.name.endswith(".bz2") else read_hellaswag_jsonl(path)
     elif spec.label == "mmlu":  # likewise, from the MMLU csv test split
-        path = shared_path("icl", "mmlu")
+        path = source_path("mmlu")
         items = read_mmlu_csv(path, "test")
     else:
         return None

@@ -54,9 +54,10 @@ STATS = "stats.json"
 
 
 def wiki_source() -> Path:
-    from retscale.settings import shared_path
+    """The Wikipedia sample: read in place from the offline data folder, or fetched on first use."""
+    from retscale.data.source_fetch import source_path
 
-    return shared_path("text", "enwiki-sample.jsonl.gz")
+    return source_path("enwiki-sample")
 
 
 @dataclass(frozen=True)

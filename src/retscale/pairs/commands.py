@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build = sub.add_parser("build", help="build pairs and a passage pool", formatter_class=fmt)
     build.add_argument("--source", choices=["wiki"], default="wiki", help="which builder")
     build.add_argument("--input", type=Path, default=None,
-                       help="Wikipedia jsonl(.gz) (default: $RETSCALE_SHARED_DATA/text/enwiki-sample.jsonl.gz)")
+                       help="Wikipedia jsonl(.gz) (default: the enwiki-sample data source, fetched on first use)")
     build.add_argument("--out", type=Path, required=True,
                        help="output folder: pairs.{train,dev,test}.jsonl, pool.{train,dev,test}.jsonl, wiki-dev/, "
                             "wiki-val/")
@@ -63,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from retscale.data.source_fetch import source_path
     from retscale.data.splits import ArticleSplit
     from retscale.errors import UserError
     from retscale.pairs.heldout import DEV_TASK_NAME, TASK_NAME, write_heldout_task
     from retscale.pairs.wiki import build_wiki_pairs, pairs_path, pool_path
-    from retscale.settings import shared_path
 
-    source = args.input or shared_path("text", "enwiki-sample.jsonl.gz")
+    source = args.input or source_path("enwiki-sample")
     for flag, value in (("--dev-fraction", args.dev_fraction), ("--test-fraction", args.test_fraction)):
         if not 0 < value < 0.5:
             raise UserError(f"{flag} must be > 0 and < 0.5, got {value}", fix=f"set {flag}, e.g. 0.02")

@@ -1,7 +1,7 @@
 """The pretraining corpus: a tokenised, packed, memory-mapped ``uint16`` token stream with a held-out split.
 
-Built once per :class:`CorpusSpec` from the offline text (``$RETSCALE_SHARED_DATA/text``: the Wikipedia sample and
-the NLTK zips) and cached in ``cache_dir("pretrain")/corpus-<key>``; ``meta.json`` is written last, so a folder
+Built once per :class:`CorpusSpec` from the public text sources (``retscale.data.sources``: the Wikipedia sample and
+the NLTK zips, read in place from the offline data folder or fetched on first use) and cached in ``cache_dir("pretrain")/corpus-<key>``; ``meta.json`` is written last, so a folder
 without it is an interrupted build and is rebuilt. Documents are joined with EOS.
 
 What is held out, and why (see :mod:`retscale.data.splits`): Wikipedia articles follow the project's one
@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from retscale.data.source_fetch import member_paths, source_path
 from retscale.data.splits import DEFAULT_SPLIT, ArticleSplit
 from retscale.errors import UserError
 from retscale.fileio import atomic_write, read_json, stable_hash, write_json
 from retscale.pairs.overlap import EVAL_TASKS, article_text, contamination_reference, shares_ngram
-from retscale.settings import cache_dir, shared_path
+from retscale.settings import cache_dir
 
 HELDOUT_EVERY = 100  # NLTK document i is held out when i % HELDOUT_EVERY == 0
 WIKI_SHARE = 0.7  # of max_chars; the rest comes from NLTK, so small budgets still mix both sources
@@ -68,9 +69,10 @@ def _wiki_docs(path: Path, split: ArticleSplit) -> Iterator[tuple[Role, str]]:
                 yield roles[split.of(str(row.get("id")))], text
 
 
-def _nltk_docs(folder: Path) -> Iterator[str]:
-    """Plain-text members of the NLTK zips; Brown's POS tags and Shakespeare's XML are stripped."""
-    for zpath in sorted(folder.glob("*.zip")):
+def _nltk_docs(zips: list[Path]) -> Iterator[str]:
+    """Plain-text members of the NLTK zips (in file-name order); Brown's POS tags and Shakespeare's XML are
+    stripped."""
+    for zpath in sorted(zips, key=lambda p: p.name):
         with zipfile.ZipFile(zpath) as zf:
             for name in sorted(zf.namelist()):
                 base = name.rsplit("/", 1)[-1]
@@ -113,24 +115,17 @@ def _capped(docs: Iterator[tuple[Role, str]], budget: float) -> Iterator[tuple[R
 
 def iter_documents(max_chars: int | None, split: ArticleSplit = DEFAULT_SPLIT) -> Iterator[tuple[Role, str]]:
     """``(role, text)`` for every document: role ``train``, ``heldout`` or ``excluded`` (a ``test`` article)."""
-    text_dir = shared_path("text")
-    wiki, nltk = text_dir / "enwiki-sample.jsonl.gz", text_dir / "nltk"
     wiki_budget = float("inf") if max_chars is None else max_chars * WIKI_SHARE
     nltk_budget = float("inf") if max_chars is None else max_chars * (1 - WIKI_SHARE)
-    if wiki.exists():
-        yield from _capped(_wiki_docs(wiki, split), wiki_budget)
-    if nltk.is_dir():
-        nltk_docs = (("heldout" if i % HELDOUT_EVERY == 0 else "train", d) for i, d in enumerate(_nltk_docs(nltk)))
-        yield from _capped(nltk_docs, nltk_budget)
+    yield from _capped(_wiki_docs(source_path("enwiki-sample"), split), wiki_budget)
+    nltk_docs = (("heldout" if i % HELDOUT_EVERY == 0 else "train", d)
+                 for i, d in enumerate(_nltk_docs(member_paths("nltk"))))
+    yield from _capped(nltk_docs, nltk_budget)
 
 
 def _source_files() -> list[Path]:
-    text_dir = shared_path("text")
-    files = [text_dir / "enwiki-sample.jsonl.gz", *sorted((text_dir / "nltk").glob("*.zip"))]
-    files = [f for f in files if f.exists()]
-    if not files:
-        raise UserError(f"no pretraining text in {text_dir}", fix="expected enwiki-sample.jsonl.gz and/or nltk/*.zip")
-    return files
+    """The pretraining text files (fetched on first use): the Wikipedia sample, then the NLTK zips by name."""
+    return [source_path("enwiki-sample"), *sorted(member_paths("nltk"), key=lambda p: p.name)]
 
 
 class Corpus:
@@ -242,8 +237,7 @@ def build_corpus(spec: CorpusSpec, show_progress: bool = True) -> Corpus:
     root.mkdir(parents=True)
     docs: list[tuple[Role, str]] = []
     excluded = contaminated = 0
-    wiki = shared_path("text", "enwiki-sample.jsonl.gz")
-    reference = contamination_reference(wiki if wiki.exists() else None, spec.split, spec.decontaminate)
+    reference = contamination_reference(source_path("enwiki-sample"), spec.split, spec.decontaminate)
     for role, text in iter_documents(spec.max_chars, spec.split):
         if role == "excluded":
             excluded += 1

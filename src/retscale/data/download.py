@@ -1,0 +1,126 @@
+"""Byte transfer shared by the BEIR fetcher and the public-source fetcher: copy a local file or download an
+``http(s)://`` URL into a ``.partial`` file (an interrupted HTTP download resumes with a Range request), with a
+progress bar; try candidate locations in order and say why each one failed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from tqdm import tqdm
+
+from retscale.errors import UserError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+TIMEOUT_S = 60
+
+
+def join_location(base: str, relative: str) -> str:
+    """``base`` (a folder, ``file://`` or ``http(s)://`` base) joined with a ``/``-separated relative path."""
+    if base.startswith(("http://", "https://")):
+        return base.rstrip("/") + "/" + urllib.parse.quote(relative.lstrip("/"))
+    if base.startswith("file://"):
+        base = urllib.request.url2pathname(urllib.parse.urlparse(base).path)
+    return str(Path(base).expanduser() / relative)
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+def probe(location: str) -> str:
+    """Whether ``location`` exists: a file test, or one HEAD request (``"yes"``, ``"no"`` or ``"unreachable"``)."""
+    if not is_url(location):
+        return "yes" if Path(location).exists() else "no"
+    request = urllib.request.Request(location, method="HEAD", headers={"User-Agent": "retscale"})
+    try:
+        with urllib.request.urlopen(request, timeout=5):
+            return "yes"
+    except urllib.error.HTTPError:
+        return "no"
+    except (urllib.error.URLError, http.client.HTTPException, OSError):
+        return "unreachable"
+
+
+def _hub_offline(location: str) -> bool:
+    """A Hugging Face hub URL while ``HF_HUB_OFFLINE`` is set: the user said not to contact the hub."""
+    host = urllib.parse.urlparse(location).hostname or ""
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return is_url(location) and host.endswith("huggingface.co") and flag not in ("", "0", "false", "no", "off")
+
+
+def copy_stream(src: IO[bytes], dst: IO[bytes], total: int | None, desc: str) -> int:
+    done = 0
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False,
+              disable=total is not None and total < 8 * CHUNK) as bar:
+        while block := src.read(CHUNK):
+            dst.write(block)
+            done += len(block)
+            bar.update(len(block))
+    return done
+
+
+def http_download(url: str, partial: Path, desc: str) -> dict[str, str]:
+    """HTTP(S) download into ``partial``, resuming a previous partial file; returns the response headers."""
+    have = partial.stat().st_size if partial.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "retscale"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to fetch: the partial file is already whole
+            return {}
+        raise
+    with response:
+        resumed = have and response.status == 206
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        with open(partial, "ab" if resumed else "wb") as out:
+            got = copy_stream(response, out, total, desc)
+            out.flush()
+            os.fsync(out.fileno())
+        headers = dict(response.headers.items())
+    if total is not None and got != total:
+        raise UserError(f"download of {url} stopped after {got:,} of {total:,} bytes",
+                        fix="re-run the same command to resume")
+    return headers
+
+
+def acquire(candidates: list[str], partial: Path, desc: str) -> tuple[str | None, dict[str, str], list[str]]:
+    """Put the bytes of the first candidate that has them into ``partial``.
+
+    Returns ``(source, response headers, problems)``: ``source`` is None when every candidate failed, and
+    ``problems`` says why each one before the winner failed (``"<location>: <reason>"``).
+    """
+    problems: list[str] = []
+    for source in candidates:
+        if _hub_offline(source):
+            problems.append(f"{source}: not tried (HF_HUB_OFFLINE is set)")
+            continue
+        try:
+            if is_url(source):
+                log.debug("downloading %s", source)  # a failure is reported once, by the caller
+                return source, http_download(source, partial, desc), problems
+            path = Path(source)
+            if not path.is_file():
+                problems.append(f"{source}: not found")
+                continue
+            with open(path, "rb") as src, open(partial, "wb") as dst:
+                copy_stream(src, dst, path.stat().st_size, desc)
+            return source, {}, problems
+        except urllib.error.HTTPError as exc:  # nothing was written: a partial file from before stays resumable
+            problems.append(f"{source}: HTTP {exc.code} {exc.reason}")
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            problems.append(f"{source}: {type(exc).__name__} ({reason})")
+    return None, {}, problems
