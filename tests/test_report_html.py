@@ -67,3 +67,20 @@ def test_cli_rebuilds_identically_from_the_store_alone(study_dir: Path, capsys: 
     assert (study_dir / "results.parquet").is_file()
     assert main(["report", str(study_dir / "missing")]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_checkpoints_section_shows_epochs_and_the_shared_trunk(tmp_path: Path) -> None:
+    import dataclasses
+
+    out = make_synthetic_study_dir(tmp_path)
+    with open_store(out) as store:
+        first = next(c for c in store.checkpoints() if c.kind == "suite")
+        info = {**first.info, "epochs": 2.5, "heldout_loss": 4.25, "wall_seconds": 600.0,
+                "lr_schedule": {"decay_start": 800, "total_steps": 1000}}
+        store.put_checkpoint(dataclasses.replace(first, info=info))
+    page = build_report(out).read_text()
+    section = page.split("<h2>Checkpoints</h2>")[1].split("<h2>")[0]
+    assert "share one pretraining run" in section and "not independent runs" in section
+    assert f'<td class="l">{first.name}</td>' in section and "2.50" in section and "4.250" in section
+    assert "800 / 1,000" in section and "10.0" in section
+    assert section.count("<tr>") == 2  # the header and the one checkpoint that has a schedule

@@ -140,6 +140,28 @@ def _fits_section(result: Analysis, table: StudyTable) -> str:
     return out
 
 
+def _checkpoints_section(store: ResultsStore) -> str:
+    """What each pretrained checkpoint saw (N, D, tokens per parameter, epochs of the training text, held-out LM
+    loss), and the caveat that checkpoints of one size share one warmup–stable–decay trunk."""
+    entries = [c for c in store.checkpoints() if c.kind == CheckpointKind.SUITE and c.info.get("lr_schedule")]
+    if not entries:
+        return ""
+    rows = []
+    for c in entries:
+        info, sched = c.info, c.info["lr_schedule"]
+        rows.append([c.name, format_count(c.n_params or 0), format_count(c.tokens or 0),
+                     _num((c.tokens or 0) / (c.n_params or 1), 1), f"{c.flops or 0:.2e}", _num(info.get("epochs"), 2),
+                     _num(info.get("heldout_loss"), 3), f"{sched.get('decay_start', 0):,} / {sched.get('total_steps', 0):,}",
+                     "-" if info.get("wall_seconds") is None else f"{info['wall_seconds'] / 60:.1f}"])
+    return ("<h2>Checkpoints</h2><p>Checkpoints of one size share one pretraining run: a warmup–stable–decay "
+            "schedule whose constant-LR trunk is shared, each checkpoint branching off for its own cooldown "
+            "(Hägele et al. 2024). Their differences are therefore not independent runs, and there is one "
+            "pretraining seed per size: intervals capture query and fine-tuning-seed variation, not pretraining-seed "
+            "variation. Epochs: passes over the training text (more than 1 means the text repeats).</p>"
+            + _table(["checkpoint", "N", "D", "D/N", "6ND", "epochs", "held-out LM loss", "decay from step / steps",
+                      "training minutes (trunk to its cooldown + cooldown)"], rows))
+
+
 def _hygiene_section(store: ResultsStore) -> str:
     """What keeps evaluation zero-shot, with its counts: the split, decontamination and the overlap check."""
     rows = [[r.checkpoint, r.stage, r.task, r.metric, f"{r.value:g}"] for r in store.rows()
@@ -259,7 +281,8 @@ def build_report(study_dir: str | Path) -> Path:
                  _evidence_section(evidence, store),
                  "<h2>Figures</h2>", *[_figure(p, c) for p, c in figs],
                  _correlations_section(result, headline_table), _gains_section(result, headline_table),
-                 _isoflop_section(result), _fits_section(result, headline_table), _hygiene_section(store),
+                 _isoflop_section(result), _fits_section(result, headline_table), _checkpoints_section(store),
+                 _hygiene_section(store),
                  _scores_section(table), _missing_section(store, table, result), _provenance_section(store)]
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             "<link rel='icon' href='data:,'>"  # no favicon request: a file:// page must load with zero errors
