@@ -182,8 +182,11 @@ def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: st
     specs, gauntlet = load_task_specs(tasks_yaml), load_gauntlet(gauntlet_yaml)
     labels = resolve_task_names(tasks, specs, gauntlet)
     ctx = ctx or DistContext()
-    lm = model if isinstance(model, LoadedLM) else load_lm(model, revision)
-    lm.model.to(ctx.device)
+    if isinstance(model, LoadedLM):
+        lm = model  # on the device its caller chose
+    else:
+        lm = load_lm(model, revision)
+        lm.model.to(ctx.device)
     window = max_seq_len or min(int(getattr(lm.model.config, "max_position_embeddings", 2048) or 2048), 2048)
     encoder = Encoder(lm.tokenizer, window)
     out_dir = Path(output_dir)
