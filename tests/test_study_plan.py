@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from retscale.fileio import stable_hash
+from retscale.runtime import DistContext
 from retscale.study.config import load_config
 from retscale.study.names import PER_QUERY, SEED_SUFFIX, CheckpointKind, StageName
 from retscale.study.plan import StudyPlan, plan_study, run_plan
@@ -94,7 +95,7 @@ def test_planning_is_light() -> None:
 def _fake(plan: StudyPlan, calls: list[str], fail: set[str]) -> StudyPlan:
     """The same plan with every compute replaced by a stand-in that records the inputs it was handed."""
     def compute_for(stage: Stage):  # type: ignore[no-untyped-def]
-        def compute(work: Path, inputs: StageInputs) -> StageResult:
+        def compute(work: Path, inputs: StageInputs, ctx: DistContext | None = None) -> StageResult:
             calls.append(stage.key)
             assert set(inputs) == set(stage.inputs)
             if stage.key in fail:

@@ -2,11 +2,14 @@
 
 ``run_experiment`` = ``retscale.study.run_study`` (every stage, results.csv) then ``retscale.report.build_report``.
 It lives above both packages because the study must not import the report (the report reads the study's store).
+Under torchrun it joins the process group (gloo on CPU, NCCL on GPUs): every rank shares the parallel stages, rank
+0 writes the study folder and the report.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,9 @@ if TYPE_CHECKING:
     from retscale.study.config import StudyConfig
     from retscale.study.orchestrate import StudySummary
 
+# How long a rank may wait in a collective: the other ranks wait for rank 0 while it alone pretrains the built-in
+# suite, mines and runs BM25, which can take hours (torch's default would stop them after 30 minutes).
+RANK_WAIT = timedelta(hours=24)
 HELP = "run a whole scaling study (pretrain → fine-tune → BEIR → ICL → fits, figures, report); resumable"
 DESCRIPTION = (
     HELP + ". CONFIG is a YAML file or a preset name (smoke, mini, full, mpt-gpu). Re-run the same command after "
@@ -36,12 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_experiment(config: StudyConfig, output_dir: str | Path | None = None, *,
                    show_progress: bool = True) -> StudySummary:
-    """Run (or resume) the study of ``config``, then build its report; the summary names every output."""
+    """Run (or resume) the study of ``config``, then build its report; the summary names every output. Under
+    torchrun every rank calls this; rank 0's summary names the report."""
     from retscale.report.html import build_report
+    from retscale.runtime import distributed
     from retscale.study.orchestrate import run_study
 
-    summary = run_study(config, output_dir, show_progress=show_progress)
-    summary.report = build_report(summary.output_dir)
+    with distributed(timeout=RANK_WAIT) as ctx:
+        summary = run_study(config, output_dir, show_progress=show_progress, ctx=ctx)
+        if ctx.is_main:
+            summary.report = build_report(summary.output_dir)
     return summary
 
 
@@ -58,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     summary = run_experiment(config, args.output, show_progress=not args.no_progress)
+    if summary.rank != 0:  # under torchrun rank 0 speaks for every rank
+        return 1 if summary.failed else 0
     print(f"study {config.name} ({path.name}): {len(summary.ran)} stages ran, {len(summary.reused)} reused, "
           f"{len(summary.failed)} failed")
     for exported in summary.exports:

@@ -1,8 +1,9 @@
 """What every training or inference job shares: the distributed context, seeding, training-state files, AdamW
 parameter groups and provenance.
 
-- ``DistContext`` / ``init_distributed``: the torchrun process group (gloo on CPU, NCCL on GPU); a plain run is a
-  world of one and every collective below is then a no-op. Fine-tuning, evaluation and pretraining use the same one.
+- ``DistContext`` / ``init_distributed`` / ``distributed``: the torchrun process group (gloo on CPU, NCCL on GPU); a
+  plain run is a world of one and every collective below is then a no-op. Fine-tuning, evaluation, ICL and the study
+  use the same one: a job started inside another's group (a study's fine-tuning) joins it and leaves it up.
 - ``seed_everything`` (``transformers.set_seed``), ``rng_state`` / ``restore_rng_state``: reproducible runs and
   bit-identical resumes.
 - ``save_training_state`` / ``load_training_state``: one atomically replaced ``torch.save`` file per resumable run.
@@ -18,10 +19,13 @@ import os
 import platform
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 LIBRARIES = ("retscale", "torch", "transformers", "sentence-transformers", "tokenizers", "pytrec-eval-terrier",
              "numpy", "bm25s")
 BUCKET_ELEMENTS = 1 << 24  # ~64 MB of fp32 per gradient all-reduce call
+T = TypeVar("T")
 
 
 # ---- distributed context -------------------------------------------------------------------------------------
@@ -69,8 +74,11 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> str:
     return name
 
 
-def init_distributed(device: str = "auto") -> DistContext:
-    """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single rank."""
+def init_distributed(device: str = "auto", timeout: timedelta | None = None) -> DistContext:
+    """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single rank.
+
+    ``timeout``: how long a collective may wait for the slowest rank (torch's default, 30 min for gloo, when None);
+    it applies only when this call creates the group."""
     import torch
     import torch.distributed as dist
 
@@ -82,8 +90,23 @@ def init_distributed(device: str = "auto") -> DistContext:
     if world_size <= 1:
         return DistContext(device=chosen)
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if chosen.startswith("cuda") else "gloo")
+        dist.init_process_group(backend="nccl" if chosen.startswith("cuda") else "gloo", timeout=timeout)
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, device=chosen)
+
+
+@contextmanager
+def distributed(device: str = "auto", timeout: timedelta | None = None) -> Iterator[DistContext]:
+    """``init_distributed`` for the length of a job. The group is shut down at the end only if this call started
+    it: a job run inside another job's group (a study's fine-tuning stage) joins that group and leaves it up."""
+    import torch.distributed as dist
+
+    started = not (dist.is_available() and dist.is_initialized())
+    ctx = init_distributed(device, timeout)
+    try:
+        yield ctx
+    finally:
+        if started:
+            shutdown_distributed(ctx)
 
 
 def shutdown_distributed(ctx: DistContext) -> None:
@@ -143,6 +166,28 @@ def all_reduce_sum(value: float, ctx: DistContext) -> float:
     tensor = torch.tensor([value], dtype=torch.float64)
     dist.all_reduce(tensor)
     return float(tensor.item())
+
+
+def broadcast_object(value: T, ctx: DistContext) -> T:
+    """Rank 0's ``value`` (any picklable object) on every rank; the other ranks' ``value`` is ignored."""
+    if not ctx.enabled:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_gather_objects(value: T, ctx: DistContext) -> list[T]:
+    """Every rank's ``value`` (picklable), in rank order, on every rank."""
+    if not ctx.enabled:
+        return [value]
+    import torch.distributed as dist
+
+    values: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(values, value)
+    return values
 
 
 def gather_with_grad(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:

@@ -41,9 +41,8 @@ from retscale.runtime import (
     all_reduce_sum,
     broadcast_parameters,
     decay_groups,
-    init_distributed,
+    distributed,
     seed_everything,
-    shutdown_distributed,
     sum_gradients,
 )
 
@@ -121,15 +120,15 @@ def finetune(config: FinetuneConfig, on_step: Callable[[int], None] | None = Non
         log.info("%s is already a finished fine-tune of this model, recipe and data; returning it "
                  "(pass --overwrite to redo)", output)
         return output
-    dist = init_distributed(config.device)
-    # With τ = 0.01 the softmax gradients of easy negatives underflow to denormal floats, which make CPU matmuls
-    # in the backward pass 10-100x slower; flushing them to zero changes nothing measurable.
-    torch.set_flush_denormal(True)
-    try:
-        return _train(config, groups, base, identity, dist, on_step)
-    finally:
-        torch.set_flush_denormal(False)
-        shutdown_distributed(dist)
+    # Under a study started with torchrun the group is already up: this run joins it and leaves it up.
+    with distributed(config.device) as dist:
+        # With τ = 0.01 the softmax gradients of easy negatives underflow to denormal floats, which make CPU matmuls
+        # in the backward pass 10-100x slower; flushing them to zero changes nothing measurable.
+        torch.set_flush_denormal(True)
+        try:
+            return _train(config, groups, base, identity, dist, on_step)
+        finally:
+            torch.set_flush_denormal(False)
 
 
 def _finished_with(output: Path, identity: dict[str, Any]) -> bool:

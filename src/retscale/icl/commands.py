@@ -67,8 +67,13 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
 
-    result = run_icl(args.model, args.tasks, args.output, limit=args.limit, batch_size=args.batch_size,
-                     max_seq_len=args.max_seq_len, revision=args.revision)
+    from retscale.runtime import distributed
+
+    with distributed() as ctx:  # under torchrun the ranks share the items; rank 0 writes and prints
+        result = run_icl(args.model, args.tasks, args.output, limit=args.limit, batch_size=args.batch_size,
+                         max_seq_len=args.max_seq_len, revision=args.revision, ctx=ctx)
+    if not ctx.is_main:
+        return 0
     print(format_table(result))
     print(f"\nwrote {result.output_path}")
     return 0

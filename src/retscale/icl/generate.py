@@ -25,9 +25,10 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]]
         for row, i in enumerate(idx):
             ids[row, width - len(prompts[i]):] = torch.tensor(list(prompts[i]))
             mask[row, width - len(prompts[i]):] = 1
-        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, use_cache=True)
-        texts = tokenizer.batch_decode(gen[:, width:], skip_special_tokens=True)
+        device = next(model.parameters()).device  # CPU, or this rank's GPU
+        gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
+                             do_sample=False, pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, use_cache=True)
+        texts = tokenizer.batch_decode(gen[:, width:].cpu(), skip_special_tokens=True)
         for row, i in enumerate(idx):
             out[i] = texts[row]
         if on_done:

@@ -2,7 +2,8 @@
 
 Requests that share a context (the options of a multiple-choice item) run the context ONCE, keep its key/value
 cache and score all continuations against copies of it; other requests are sorted by length and run as
-right-padded batches (padding on the right never changes a causal model's real positions).
+right-padded batches (padding on the right never changes a causal model's real positions). Inputs go to the
+model's device (CPU or this rank's GPU); scores come back as Python floats.
 ``direct_score`` is the plain one-sequence reference the batched paths are tested against.
 """
 
@@ -25,10 +26,14 @@ class ContinuationScore:
     greedy: bool     # every continuation token is the model's argmax (LAMBADA-style exact match)
 
 
+def _device(model: Any) -> torch.device:
+    return next(model.parameters()).device
+
+
 def _score_from_logits(logits: torch.Tensor, targets: Sequence[int]) -> ContinuationScore:
     """``logits[i]`` predicts ``targets[i]``."""
     logp = torch.log_softmax(logits.float(), dim=-1)
-    tgt = torch.tensor(list(targets), dtype=torch.long)
+    tgt = torch.tensor(list(targets), dtype=torch.long, device=logits.device)
     picked = logp.gather(1, tgt[:, None]).squeeze(1)
     greedy = bool((logp.argmax(dim=-1) == tgt).all())
     return ContinuationScore(float(picked.sum()), len(targets), greedy)
@@ -38,7 +43,7 @@ def _score_from_logits(logits: torch.Tensor, targets: Sequence[int]) -> Continua
 def direct_score(model: Any, request: Request) -> ContinuationScore:
     """Reference: one unpadded sequence, no cache."""
     ids = list(request.context) + list(request.continuation)
-    logits = model(torch.tensor([ids[:-1]])).logits[0]
+    logits = model(torch.tensor([ids[:-1]], device=_device(model))).logits[0]
     return _score_from_logits(logits[len(request.context) - 1:], request.continuation)
 
 
@@ -50,7 +55,7 @@ def _plain_batch(model: Any, batch: list[Request]) -> list[ContinuationScore]:
     for i, s in enumerate(seqs):
         ids[i, : len(s)] = torch.tensor(s)
         mask[i, : len(s)] = 1
-    logits = model(input_ids=ids, attention_mask=mask).logits
+    logits = model(input_ids=ids.to(_device(model)), attention_mask=mask.to(_device(model))).logits
     out = []
     for i, r in enumerate(batch):
         start = len(r.context) - 1
@@ -60,7 +65,7 @@ def _plain_batch(model: Any, batch: list[Request]) -> list[ContinuationScore]:
 
 def _shared_prefix_group(model: Any, group: list[Request], batch_size: int) -> list[ContinuationScore]:
     context = list(group[0].context)
-    first = model(input_ids=torch.tensor([context]), use_cache=True)
+    first = model(input_ids=torch.tensor([context], device=_device(model)), use_cache=True)
     last_logits, cache = first.logits[0, -1], first.past_key_values
     if not hasattr(cache, "batch_repeat_interleave"):  # a model without a copyable cache: no prefix sharing
         return [s for i in range(0, len(group), batch_size) for s in _plain_batch(model, group[i:i + batch_size])]
@@ -80,7 +85,8 @@ def _shared_prefix_group(model: Any, group: list[Request], batch_size: int) -> l
             mask[i, len(context) + len(tail):] = 0
         past = copy.deepcopy(cache)
         past.batch_repeat_interleave(len(chunk))
-        logits = model(input_ids=ids, attention_mask=mask, past_key_values=past, use_cache=True).logits
+        logits = model(input_ids=ids.to(_device(model)), attention_mask=mask.to(_device(model)), past_key_values=past,
+                       use_cache=True).logits
         for i, r in enumerate(chunk):
             rows = torch.cat([last_logits[None], logits[i, : len(r.continuation) - 1]], dim=0)
             out.append(_score_from_logits(rows, r.continuation))

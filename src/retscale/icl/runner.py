@@ -3,11 +3,14 @@
 Per-item results go to ``DIR/cache/<task>.<k>shot.jsonl`` (one line per item, keyed by model, task definition
 and context window), so an interrupted or repeated run only computes what is missing. ``DIR/icl.json`` holds
 per-task accuracies, gauntlet benchmark/category/average scores, the tasks missing offline, and provenance.
+Under torchrun (a ``DistContext`` of several ranks) each rank scores every ``world_size``-th item of a chunk on
+its own device, the rows are gathered, and rank 0 alone writes the cache and ``icl.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from retscale.icl.loglik import score_requests
 from retscale.icl.prompts import EncodedItem, Encoder, encode_partition, max_answer_tokens
 from retscale.icl.scoring import MC_RULES, choose, gauntlet_scores, generation_correct, gold_probability
 from retscale.icl.tasks import Gauntlet, IclTaskSpec, TaskData, load_gauntlet, load_task_data, load_task_specs
-from retscale.runtime import provenance
+from retscale.runtime import DistContext, all_gather_objects, provenance
 
 # Tasks where models under ~10M parameters can beat chance: zero/few-shot multiple choice scored by likelihood,
 # where word co-occurrence alone helps (PIQA, ARC-Easy, COPA physical/causal plausibility; HellaSwag endings).
@@ -169,14 +172,21 @@ def _task_summary(spec: IclTaskSpec, k: int, data: TaskData, rows: dict[str, lis
 def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: str | Path,
             limit: int | None = None, batch_size: int = 16, max_seq_len: int | None = None,
             show_progress: bool = True, tasks_yaml: Path | None = None,
-            gauntlet_yaml: Path | None = None, revision: str | None = None) -> IclResult:
+            gauntlet_yaml: Path | None = None, revision: str | None = None,
+            ctx: DistContext | None = None) -> IclResult:
     """Evaluate ``tasks`` and write ``output_dir/icl.json``. ``limit`` = first N items per task (per category);
-    ``revision``: the hub branch, tag or commit of ``model`` when it is a hub name."""
+    ``revision``: the hub branch, tag or commit of ``model`` when it is a hub name; ``ctx``: the torchrun ranks
+    to share the items between (and this rank's device); every rank returns the same result."""
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be >= 1, got {limit}")
     specs, gauntlet = load_task_specs(tasks_yaml), load_gauntlet(gauntlet_yaml)
     labels = resolve_task_names(tasks, specs, gauntlet)
-    lm = model if isinstance(model, LoadedLM) else load_lm(model, revision)
+    ctx = ctx or DistContext()
+    if isinstance(model, LoadedLM):
+        lm = model  # on the device its caller chose
+    else:
+        lm = load_lm(model, revision)
+        lm.model.to(ctx.device)
     window = max_seq_len or min(int(getattr(lm.model.config, "max_position_embeddings", 2048) or 2048), 2048)
     encoder = Encoder(lm.tokenizer, window)
     out_dir = Path(output_dir)
@@ -201,12 +211,19 @@ def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: st
         if spec.task_type == "generation_task_with_answers" and todo:
             max_new = max(max_answer_tokens(spec, items, encoder) for items in data.partitions.values())
         total = sum(len(es) for es in encoded.values())
-        _end_with_newline(cache_path)
+        if ctx.is_main:
+            _end_with_newline(cache_path)
+        step = CHUNK_ITEMS * ctx.world_size
         with tqdm(total=total, initial=total - len(todo), desc=f"{label} {k}-shot", unit="item",
-                  disable=not show_progress) as bar, open(cache_path, "a", encoding="utf-8") as cache:
-            for start in range(0, len(todo), CHUNK_ITEMS):
-                chunk = todo[start:start + CHUNK_ITEMS]
-                new = _evaluate_chunk(lm, spec, [e for _, e in chunk], batch_size, max_new, window, bar)
+                  disable=not (show_progress and ctx.is_main)) as bar, \
+                open(cache_path if ctx.is_main else os.devnull, "a", encoding="utf-8") as cache:  # rank 0 writes
+            for start in range(0, len(todo), step):
+                chunk = todo[start:start + step]
+                mine = _evaluate_chunk(lm, spec, [e for _, e in chunk[ctx.rank::ctx.world_size]], batch_size,
+                                       max_new, window, bar)
+                shares = all_gather_objects(mine, ctx)
+                new = [shares[i % ctx.world_size][i // ctx.world_size] for i in range(len(chunk))]
+                bar.update(len(chunk) - len(mine))
                 for (p, e), row in zip(chunk, new, strict=True):
                     row.update(key=key, partition=p, index=e.index)
                     done[(p, e.index)] = row
@@ -219,14 +236,17 @@ def run_icl(model: str | Path | LoadedLM, tasks: str | list[str], output_dir: st
             any(r.truncated for r in e.requests) for es in encoded.values() for e in es)
     scores = gauntlet_scores(results, gauntlet)
     core = scores["averages"].get("core_average", {}).get("score")
-    provenance = _provenance(lm, tasks_yaml, gauntlet_yaml, labels, limit, batch_size, window, started)
+    provenance = _provenance(lm, tasks_yaml, gauntlet_yaml, labels, limit, batch_size, window, started,
+                             ctx.world_size)
     result = IclResult(out_dir / "icl.json", results, scores, missing, core, provenance)
-    write_json(result.output_path, result.to_json())
+    if ctx.is_main:
+        write_json(result.output_path, result.to_json())
     return result
 
 
 def _provenance(lm: LoadedLM, tasks_yaml: Path | None, gauntlet_yaml: Path | None, labels: list[str],
-                limit: int | None, batch_size: int, window: int, started: float) -> dict[str, Any]:
+                limit: int | None, batch_size: int, window: int, started: float,
+                world_size: int) -> dict[str, Any]:
     from retscale.icl.tasks import default_yaml_dir
 
     tasks_yaml = tasks_yaml or default_yaml_dir() / "tasks_v0.3.yaml"
@@ -235,4 +255,4 @@ def _provenance(lm: LoadedLM, tasks_yaml: Path | None, gauntlet_yaml: Path | Non
         model=lm.describe or {"model_id": lm.model_id}, tasks_requested=labels, limit=limit, batch_size=batch_size,
         max_seq_len=window, tasks_yaml={"path": str(tasks_yaml), "sha256": sha256_file(tasks_yaml)},
         gauntlet_yaml={"path": str(gauntlet_yaml), "sha256": sha256_file(gauntlet_yaml)},
-        wall_seconds=round(time.time() - started, 2))
+        wall_seconds=round(time.time() - started, 2), world_size=world_size)

@@ -93,15 +93,17 @@ def plan_study(config: StudyConfig, *, show_progress: bool = False) -> StudyPlan
     return StudyPlan(stages, models, config.baselines.bm25)
 
 
-def run_plan(plan: StudyPlan, runner: StageRunner, store: ResultsStore) -> None:
+def run_plan(plan: StudyPlan, runner: StageRunner, store: ResultsStore | None) -> None:
     """Run every stage through ``runner`` (which reuses finished ones); a non-fatal failure skips the stages that
-    need it, a fatal one propagates. The models' entries are stored once their weights exist."""
+    need it, a fatal one propagates. The models' entries are stored once their weights exist (by rank 0, the one
+    torchrun rank holding the ``store``; the others pass None)."""
     outputs: dict[str, dict[str, Any]] = {}
     sources = [s.key for s in plan.weight_sources()]
     recorded = False
     for stage in [*plan.stages, None]:
         if not recorded and all(k in outputs for k in sources):
-            store.set_checkpoints(plan.entries(outputs))
+            if store is not None:
+                store.set_checkpoints(plan.entries(outputs))
             recorded = True
         if stage is None:
             break

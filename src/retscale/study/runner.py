@@ -12,6 +12,13 @@ the study runs in now, so a study folder can be moved or copied and still resume
 
 Words: a *run* is one invocation of the study; an *attempt* is one try at one stage within it (a row of the
 store's ``stage_runs`` log); the ``StageRunner`` executes stages.
+
+Under torchrun every rank runs the same plan through its own ``StageRunner``; rank 0 alone holds the store. For
+each stage rank 0 says whether it is finished (and with what output), a *parallel* stage (fine-tuning, evaluation,
+ICL) is computed by every rank together (its ``compute`` also takes the ``DistContext``), any other stage by rank 0
+alone while the other ranks wait; rank 0 records the result and sends its output to the others. Under several
+ranks a parallel stage's failure stops the study (the ranks cannot agree to skip it from inside a collective);
+re-running resumes.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from tqdm.auto import tqdm
 
 from retscale.errors import UserError
 from retscale.fileio import stable_hash
+from retscale.runtime import DistContext, broadcast_object
 from retscale.study.names import LOG_FILE, STAGES_DIR
 from retscale.study.store import ResultsStore
 
@@ -48,9 +56,11 @@ class Stage:
     name: str
     checkpoint: str  # "shared" for stages that serve every checkpoint
     deps: dict[str, Any]  # everything the result depends on, the key of every stage in ``inputs`` included
-    compute: Callable[[Path, StageInputs], StageResult]  # (work folder, outputs of ``inputs`` by role)
+    # (work folder, outputs of ``inputs`` by role), plus the DistContext for a parallel stage
+    compute: Callable[..., StageResult]
     fatal: bool = True  # False: a failure is recorded, the stages that need this one are skipped, the study goes on
     inputs: dict[str, Stage] = field(default_factory=dict)  # role -> upstream stage whose output compute reads
+    parallel: bool = False  # every torchrun rank computes it, with rank 0 writing; else rank 0 alone
 
     @property
     def dep_hash(self) -> str:
@@ -99,12 +109,18 @@ class StageFailed(Exception):
 
 
 class StageRunner:
-    """Runs stages against the store, with one progress bar for the whole study."""
+    """Runs stages against the store, with one progress bar for the whole study. ``store`` is None on the
+    torchrun ranks other than 0 (``ctx``): they learn each stage's output from rank 0."""
 
-    def __init__(self, store: ResultsStore, out_dir: Path, total: int, *, show_progress: bool = True) -> None:
+    def __init__(self, store: ResultsStore | None, out_dir: Path, total: int, *, show_progress: bool = True,
+                 ctx: DistContext | None = None) -> None:
+        self.ctx = ctx or DistContext()
+        if (store is None) == self.ctx.is_main:
+            raise ValueError("rank 0, and only rank 0, holds the store")
         self.store = store
         self.out_dir = out_dir.resolve()  # absolute: stage paths under it are stored relative to it
-        self.bar = tqdm(total=total, desc="study", unit=" stage", disable=not show_progress, dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc="study", unit=" stage", disable=not (show_progress and self.ctx.is_main),
+                        dynamic_ncols=True)
         self.ran: list[str] = []
         self.reused: list[str] = []  # finished before this run: read back, not computed
         self.skipped: list[str] = []  # not run: a stage they need failed
@@ -117,29 +133,35 @@ class StageRunner:
         """The stage's output, computing it (from ``inputs``, the outputs of ``stage.inputs`` by role) only if no
         finished attempt of this exact key exists."""
         key = stage.key
-        done = self.store.finished(key)
+        done = broadcast_object(self.store.finished(key) if self.store is not None else None, self.ctx)
         if done is not None:
-            self.store.mark_used(key)
+            if self.store is not None:
+                self.store.mark_used(key)
             self.reused.append(key)
             self.bar.update(1)
             return from_stored(done, self.out_dir)
+        if self.store is None:  # another rank than 0: compute alongside rank 0 if parallel, then take its output
+            if stage.parallel:
+                stage.compute(stage.work_dir(self.out_dir), inputs or {}, self.ctx)
+            stored = broadcast_object(None, self.ctx)
+            return self._finished(stage, stored)
         self.bar.set_description(f"{stage.name} · {stage.checkpoint}")
         log.info("start %s", key)
         attempt_id = self.store.start_stage(key)
         t0 = time.perf_counter()
         try:
-            result = stage.compute(stage.work_dir(self.out_dir), inputs or {})
+            work = stage.work_dir(self.out_dir)
+            result = stage.compute(work, inputs or {}, self.ctx) if stage.parallel else stage.compute(work, inputs or {})
         except (UserError, KeyboardInterrupt) as exc:
             self.store.fail_stage(attempt_id, f"{type(exc).__name__}: {exc}")
             raise
         except Exception as exc:
             self.store.fail_stage(attempt_id, f"{type(exc).__name__}: {exc}")
             log.error("stage %s failed:\n%s", key, traceback.format_exc())
-            if stage.fatal:
+            if stage.fatal or (stage.parallel and self.ctx.enabled):
                 raise
-            self.failed.append(key)
-            self.bar.update(1)
-            raise StageFailed(key) from exc
+            broadcast_object(None, self.ctx)  # the other ranks skip it too
+            return self._finished(stage, None)
         seconds = time.perf_counter() - t0
         output = to_stored(result.output, self.out_dir)
         self.store.finish_stage(attempt_id=attempt_id, key=key, stage=stage.name, checkpoint=stage.checkpoint,
@@ -147,9 +169,16 @@ class StageRunner:
                                 provenance=to_stored(result.provenance, self.out_dir), output=output,
                                 seconds=seconds)
         log.info("done %s in %.1fs", key, seconds)
-        self.ran.append(key)
+        return self._finished(stage, broadcast_object(output, self.ctx))
+
+    def _finished(self, stage: Stage, stored: dict[str, Any] | None) -> dict[str, Any]:
+        """Count a stage computed in this run: its output as every rank reads it (None: it failed)."""
         self.bar.update(1)
-        return from_stored(output, self.out_dir)  # exactly what a later run reusing this stage gets
+        if stored is None:
+            self.failed.append(stage.key)
+            raise StageFailed(stage.key)
+        self.ran.append(stage.key)
+        return from_stored(stored, self.out_dir)  # exactly what a later run reusing this stage gets
 
     def skip(self, stage: Stage) -> None:
         """Count a stage that will not run because a stage it needs failed."""

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from retscale.errors import UserError
 from retscale.fileio import write_json
 from retscale.flops import format_count
+from retscale.runtime import DistContext
 from retscale.study.config import ExternalModel, StudyConfig
 from retscale.study.names import (
     BM25,
@@ -367,15 +368,15 @@ def bm25_stage(config: StudyConfig, evals: EvalInputs) -> Stage:
 
 def zero_shot_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel) -> Stage:
     """``model`` evaluated before fine-tuning."""
-    def compute(work: Path, inputs: StageInputs) -> StageResult:
+    def compute(work: Path, inputs: StageInputs, ctx: DistContext | None = None) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
         retriever = make_retriever(model.path(inputs), batch_size=config.eval.batch_size,
-                                   max_length=config.eval.max_length, revision=model.revision)
+                                   max_length=config.eval.max_length, revision=model.revision, ctx=ctx)
         return _evaluate(retriever, config, inputs, work)
 
     return Stage(StageName.ZERO_SHOT, model.name, {**evals.deps(config), "model": model.identity}, compute,
-                 fatal=False, inputs={**evals.inputs(config), **model.inputs})
+                 fatal=False, inputs={**evals.inputs(config), **model.inputs}, parallel=True)
 
 
 def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: int | None = None) -> Stage:
@@ -384,14 +385,15 @@ def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: 
     if seed is not None:
         options = {**options, "seed": seed}
 
-    def compute(work: Path, inputs: StageInputs) -> StageResult:
+    def compute(work: Path, inputs: StageInputs, ctx: DistContext | None = None) -> StageResult:
         from retscale.finetune.config import FinetuneConfig
         from retscale.finetune.trainer import finetune
 
         base = model.path(inputs)
         ft = FinetuneConfig(**{"seed": config.seed, **options, "model": base, "revision": model.revision,
-                               "train": Path(inputs["train"]["train"]), "output": work / "model"})
-        path = finetune(ft)
+                               "train": Path(inputs["train"]["train"]), "output": work / "model",
+                               **_whole_batch_negatives(config, ctx)})
+        path = finetune(ft)  # DDP over the study's ranks: the global batch is split between them
         meta_path = Path(path) / "retscale.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
         return StageResult(provenance={"recipe": ft.recipe(), "base": base, **{k: meta[k] for k in meta
@@ -400,30 +402,37 @@ def finetune_stage(config: StudyConfig, model: StudyModel, mining: Stage, seed: 
 
     deps = {"checkpoint": model.identity, "train": mining.key, "finetune": options, "seed": config.seed}
     name = StageName.FINETUNE if seed is None else f"{StageName.FINETUNE}{SEED_SUFFIX}{seed}"
-    return Stage(name, model.name, deps, compute, fatal=False, inputs={"train": mining, **model.inputs})
+    return Stage(name, model.name, deps, compute, fatal=False, inputs={"train": mining, **model.inputs}, parallel=True)
+
+
+def _whole_batch_negatives(config: StudyConfig, ctx: DistContext | None) -> dict[str, Any]:
+    """Under several ranks, in-batch negatives come from the whole global batch (``gather_across_ranks``): the loss,
+    and so the fine-tuned model, is the one-process one whatever the number of ranks (a no-op for one process)."""
+    several = ctx is not None and ctx.enabled
+    return {"gather_across_ranks": True} if several and config.finetune.in_batch_negatives else {}
 
 
 def finetuned_eval_stage(config: StudyConfig, evals: EvalInputs, model: StudyModel, finetuned: Stage,
                          seed: int | None = None) -> Stage:
     """``model`` evaluated after fine-tuning (skipped when the fine-tune failed)."""
-    def compute(work: Path, inputs: StageInputs) -> StageResult:
+    def compute(work: Path, inputs: StageInputs, ctx: DistContext | None = None) -> StageResult:
         from retscale.evaluate.retrievers import make_retriever
 
         retriever = make_retriever(inputs["finetuned"]["model"], batch_size=config.eval.batch_size,
-                                   max_length=config.eval.max_length)
+                                   max_length=config.eval.max_length, ctx=ctx)
         return _evaluate(retriever, config, inputs, work)
 
     name = StageName.EVALUATE if seed is None else f"{StageName.EVALUATE}{SEED_SUFFIX}{seed}"
     return Stage(name, model.name, {**evals.deps(config), "finetune": finetuned.key}, compute,
-                 fatal=False, inputs={**evals.inputs(config), "finetuned": finetuned})
+                 fatal=False, inputs={**evals.inputs(config), "finetuned": finetuned}, parallel=True)
 
 
 def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
-    def compute(work: Path, inputs: StageInputs) -> StageResult:
+    def compute(work: Path, inputs: StageInputs, ctx: DistContext | None = None) -> StageResult:
         from retscale.icl.runner import run_icl
 
         result = run_icl(model.path(inputs), list(config.icl.tasks), work, limit=config.icl.limit,
-                         show_progress=False, revision=model.revision)
+                         show_progress=False, revision=model.revision, ctx=ctx)  # items shared between ranks
         rows = [(task, Metric.ACCURACY, float(r["accuracy"])) for task, r in result.tasks.items()
                 if r.get("accuracy") is not None]
         rows += [(task, Metric.N_ITEMS, float(r["n_items"])) for task, r in result.tasks.items()]
@@ -436,7 +445,7 @@ def icl_stage(config: StudyConfig, model: StudyModel) -> Stage:
                            output={"icl": str(result.output_path), PER_ITEM: per_item})
 
     deps = {"checkpoint": model.identity, "icl": config.icl.model_dump(mode="json")}
-    return Stage(StageName.ICL, model.name, deps, compute, fatal=False, inputs=model.inputs)
+    return Stage(StageName.ICL, model.name, deps, compute, fatal=False, inputs=model.inputs, parallel=True)
 
 
 def write_config_snapshot(config: StudyConfig, out_dir: Path) -> None:
