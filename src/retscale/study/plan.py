@@ -58,7 +58,8 @@ class StudyPlan:
 
 
 def plan_study(config: StudyConfig, *, show_progress: bool = False) -> StudyPlan:
-    """Every stage of ``config``, in the order they run. Builds stages only: nothing runs, nothing is read."""
+    """Every stage of ``config``, in the order they run. Builds stages only: nothing runs, nothing is read but the
+    weights of external models on this disk (hashed: their content is in their stages' keys)."""
     stages: list[Stage] = []
     models: list[StudyModel] = []
     if config.checkpoints.suite is not None:

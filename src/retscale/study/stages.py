@@ -175,8 +175,19 @@ def suite_models(config: StudyConfig, pretrain: Stage, controls: Stage | None) -
 def external_models(config: StudyConfig) -> list[StudyModel]:
     # the revision joins the identity only when given, so the keys of models named without one stay as they were
     return [StudyModel(m.name, CheckpointKind.EXTERNAL if m.reference_only else CheckpointKind.SUITE,
-                       {"model": m.model, "name": m.name, **({"revision": m.revision} if m.revision else {})},
+                       {"model": m.model, "name": m.name, **({"revision": m.revision} if m.revision else {}),
+                        **_local_weights(m)},
                        external=m) for m in config.checkpoints.models]
+
+
+def _local_weights(m: ExternalModel) -> dict[str, Any]:
+    """A model on this disk (a folder, a .gguf file, an offline alias) joins the stage keys by its content
+    (weights SHA-256, GGUF file name), so a replaced file at the same path is a new model; hub names are named by
+    their revision and resolved when a stage runs."""
+    from retscale.models.loading import resolve_local
+
+    local = None if m.revision is not None else resolve_local(m.model)
+    return {} if local is None else {"weights": local.identity()}
 
 
 def external_entry(m: ExternalModel, kind: CheckpointKind) -> ModelEntry:
