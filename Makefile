@@ -1,7 +1,10 @@
 # Two entry points for a fresh machine (see README): `make run` and `make test`.
-# Offline data is read in place from ../shared/data (override: make run SHARED=/path/to/data).
+# Offline data is read in place from ../shared/data (override: make run SHARED=/path/to/data); where that folder
+# does not exist, each data set is fetched from its public source (or RETSCALE_DATA_MIRROR) on first use.
 SHARED ?= $(abspath $(CURDIR)/../shared/data)
+ifneq ($(wildcard $(SHARED)/.),)
 export RETSCALE_SHARED_DATA ?= $(SHARED)
+endif
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
