@@ -317,6 +317,19 @@ def test_mmlu_data_tar_is_unpacked_into_the_csv_folder(tmp_path: Path, no_mirror
     assert len(items) == 57 and items[0].gold == 1 and items[0].category == "abstract_algebra"
 
 
+def test_a_damaged_mmlu_tar_is_one_user_error_and_not_kept(tmp_path: Path, no_mirror: Path, serve,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "berkeley/data.tar"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x00" * 100 + b"not a tar archive" * 50)
+    _official(monkeypatch, "mmlu", url=f"{serve(tmp_path / 'berkeley')}/data.tar")
+    with pytest.raises(UserError, match=r"MMLU data.tar is damaged") as err:
+        source_path("mmlu")
+    assert err.value.fix and "re-run" in err.value.fix
+    assert not (no_mirror / "sources/icl/mmlu").exists() and (no_mirror / "sources/downloads").is_dir()
+    assert not [p for p in (no_mirror / "sources/downloads").glob("*") if p.is_file()]  # no partial to resume from
+
+
 def test_a_github_member_is_checked_against_its_blob_id(tmp_path: Path, no_mirror: Path, serve,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     zip_bytes = b"PK\x05\x06" + bytes(18)  # an empty zip

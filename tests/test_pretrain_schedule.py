@@ -62,3 +62,12 @@ def test_reference_suite_keeps_the_papers_proportions() -> None:
     assert len(mini.sizes) >= 2 and len(mini.ratios) >= 3
     with pytest.raises(UserError):
         get_suite("nope")
+
+
+def test_a_size_with_empty_or_non_positive_ratios_is_refused() -> None:
+    from retscale.pretrain.model import SizeSpec
+
+    for bad in ((), (20.0, 0.0), (-1.0,)):
+        with pytest.raises(ValueError, match="ratios"):
+            SizeSpec("d64", d_model=64, n_layers=2, n_heads=2, ratios=bad)
+    assert SizeSpec("d64", d_model=64, n_layers=2, n_heads=2, ratios=(20.0,)).ratios == (20.0,)

@@ -1,5 +1,5 @@
 """`retscale study smoke` under torchrun (two gloo processes on CPU) gives the results.csv of one process, within
-1e-3 per value; rank 0 alone writes the study folder, and a second run under torchrun reuses every stage."""
+1e-3 per value; the parallel stages really ran on two ranks, and a second run under torchrun reuses every stage."""
 
 from __future__ import annotations
 

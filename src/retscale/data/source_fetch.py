@@ -278,9 +278,13 @@ def _install(source: PublicSource, member: str, rel: str, partial: Path, origin:
     """Check ``partial`` and rename it into the cache at ``rel``; bad bytes are deleted, never resumed from."""
     try:
         _check(source, member, rel, partial, origin)
-    except Exception:
+    except UserError:
         partial.unlink()
         raise
+    except Exception as exc:  # a truncated gzip/bz2, bad JSON: damaged bytes, not a bug in retscale
+        partial.unlink()
+        raise UserError(f"the fetched {rel} is damaged ({type(exc).__name__}: {exc})", path=origin,
+                        fix="re-run to fetch it again, or check the mirror's copy") from None
     target = cache_root() / rel
     os.replace(partial, target)
     _manifest(target, source, origin, sha256=sha256_file(target))
@@ -369,9 +373,10 @@ def _fetch_mmlu(source: PublicSource) -> Path:
         tar_sha256 = sha256_file(partial)
         try:
             _extract_mmlu(partial, staging)
-        except (tarfile.TarError, OSError):
+        except (tarfile.TarError, OSError) as exc:
             partial.unlink()
-            raise
+            raise UserError(f"the fetched MMLU data.tar is damaged ({type(exc).__name__}: {exc})", path=origin,
+                            fix="re-run to fetch it again") from None
         partial.unlink()
         log.info("MMLU data.tar sha256 %s", tar_sha256)
     _check_mmlu(staging, origin)

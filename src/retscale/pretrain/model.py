@@ -32,6 +32,8 @@ class SizeSpec:
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"size {self.name}: d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.ratios is not None and (not self.ratios or min(self.ratios) <= 0):
+            raise ValueError(f"size {self.name}: ratios {self.ratios} must be positive and non-empty (None: the suite's)")
 
     @property
     def ffn_dim(self) -> int:

@@ -173,7 +173,8 @@ def suite_models(config: StudyConfig, pretrain: Stage, controls: Stage | None) -
 
 
 def external_models(config: StudyConfig) -> list[StudyModel]:
-    # the revision joins the identity only when given, so the keys of models named without one stay as they were
+    # the revision joins the identity only when given (hub names without one keep their keys); a local folder, GGUF
+    # file or installed alias adds its weights' content (SHA-256 + file name), so changed weights get new keys
     return [StudyModel(m.name, CheckpointKind.EXTERNAL if m.reference_only else CheckpointKind.SUITE,
                        {"model": m.model, "name": m.name, **({"revision": m.revision} if m.revision else {}),
                         **_local_weights(m)},
