@@ -24,6 +24,11 @@ CHUNK = 1 << 20
 TIMEOUT_S = 60
 
 
+def partial_path(target: Path) -> Path:
+    """Where ``target`` is written until it is complete and checked: a hidden file beside it."""
+    return target.with_name(f".{target.name}.partial")
+
+
 def join_location(base: str, relative: str) -> str:
     """``base`` (a folder, ``file://`` or ``http(s)://`` base) joined with a ``/``-separated relative path."""
     if base.startswith(("http://", "https://")):

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from retscale.data.beir import check_counts, load_beir
-from retscale.data.download import acquire, join_location, probe
+from retscale.data.download import acquire, join_location, partial_path, probe
 from retscale.data.registry import TASKS, canonical_name, get_task
 from retscale.data.types import BeirDataset, TaskSpec
 from retscale.errors import UserError
@@ -118,7 +118,7 @@ def fetch_task(name: str, force: bool = False) -> Path:
 
 
 def _fetch_locked(spec: TaskSpec, archive: Path, force: bool) -> Path:
-    partial = archive.with_name(f".{archive.name}.partial")
+    partial = partial_path(archive)
     if force:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from retscale.data.download import acquire, is_url, join_location, probe
+from retscale.data.download import acquire, is_url, join_location, partial_path, probe
 from retscale.data.sources import MMLU_SPLITS, MMLU_SUBJECTS, PublicSource, WikipediaSample, get_source
 from retscale.errors import UserError
 from retscale.fileio import atomic_write, sha256_file, write_json
@@ -295,7 +295,7 @@ def _install(source: PublicSource, member: str, rel: str, partial: Path, origin:
 def _partial(rel: str) -> Path:
     target = cache_root() / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    return target.with_name(f".{target.name}.partial")
+    return partial_path(target)
 
 
 def _fetch(source: PublicSource, member: str) -> Path:
@@ -325,7 +325,7 @@ def _fetch_wikipedia(source: PublicSource, official: str, problems: list[str]) -
     target = cache_root() / source.path
     shard = cache_root() / "downloads" / official.rsplit("/", 1)[-1]
     shard.parent.mkdir(parents=True, exist_ok=True)
-    partial = shard.with_name(f".{shard.name}.partial")
+    partial = partial_path(shard)
     origin, headers = _get([official], partial, f"fetch {source.name} shard", problems)
     if origin is None:
         raise _unavailable(source, source.path, official, problems)
@@ -349,7 +349,7 @@ def _fetch_wikipedia(source: PublicSource, official: str, problems: list[str]) -
 def _fetch_mmlu(source: PublicSource) -> Path:
     problems = [f"{root / source.path}: not found" for root in local_mirrors()]
     target = cache_root() / source.path
-    staging = target.with_name(f".{target.name}.partial")
+    staging = partial_path(target)
     shutil.rmtree(staging, ignore_errors=True)
     mirror = url_mirror()
     origin = None
@@ -366,7 +366,7 @@ def _fetch_mmlu(source: PublicSource) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         tar = cache_root() / "downloads" / "mmlu-data.tar"
         tar.parent.mkdir(parents=True, exist_ok=True)
-        partial = tar.with_name(f".{tar.name}.partial")
+        partial = partial_path(tar)
         origin, _ = _get([source.url], partial, "fetch mmlu data.tar", problems)
         if origin is None:
             raise _unavailable(source, source.path, source.url, problems)

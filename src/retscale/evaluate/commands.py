@@ -59,15 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from retscale.evaluate.retrievers import make_retriever
     from retscale.evaluate.runner import evaluate_task
     from retscale.fileio import stable_hash
-    from retscale.runtime import init_distributed, shutdown_distributed
+    from retscale.runtime import distributed
 
     tasks = expand_tasks([t.strip() for t in args.tasks.split(",") if t.strip()])
     if not tasks:
         raise UserError("no tasks given", fix="e.g. --tasks scifact,arguana")
     if args.top_k < 1 or args.batch_size < 1:
         raise UserError("--top-k and --batch-size must be positive")
-    ctx = init_distributed()
-    try:
+    with distributed() as ctx:
         retriever = make_retriever(args.model, pooling=args.pooling, max_length=args.max_length,
                                    batch_size=args.batch_size, query_prefix=args.query_prefix,
                                    passage_prefix=args.passage_prefix, dtype=args.dtype, score=args.score,
@@ -86,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
             if ctx.is_main:
                 rows.append((name, result.metrics, result.provenance.get("timings", {})))
                 print(f"{name}: nDCG@10 {result.metrics['ndcg_at_10']:.4f} -> {result.path}", flush=True)
-    finally:
-        shutdown_distributed(ctx)
     if ctx.is_main:
         print(format_table(rows))
     return 0
