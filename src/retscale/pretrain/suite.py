@@ -9,9 +9,10 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
 * ``full`` — the reference suite (issue 11; docs/results/EXPERIMENTS.md): vocabulary 4,096, batch 64 × 128, three
   widths (d64, d128, d192; 0.36M, 0.93M, 1.67M params) at 20 tokens/param, and the smallest also at 50, 100 and 210
   (one decade of D on one WSD trunk; 210, not 200, because whole steps make 20 → 200 a factor 9.998). Every checkpoint is at ≥ 20 tokens/param, as the paper's are. The duration
-  axis sits on the smallest size because a trunk costs its longest budget: d64 to 210 tokens/param is ~45 minutes
-  here, d128 would be ~3 hours. d128 and d192 run at ~40% and ~52% MFU; d64, whose LM head dominates, at ~24%
-  (``benchmarks/pretrain.py``). ``retscale pretrain --plan full`` prints the estimate (~2 hours).
+  axis sits on the smallest size because a trunk costs its longest budget: d64 to 210 tokens/param is ~65 minutes
+  by the ``--plan`` estimate (83 measured on a shared CPU), d128 would be ~3 hours. In throughput probes d128 and
+  d192 ran at 40–41% and 47–52% MFU; d64, whose LM head dominates, at 19–24% (docs/results/EXPERIMENTS.md §5).
+  ``retscale pretrain --plan full`` prints the estimate (2.2 hours of pretraining).
 """
 
 from __future__ import annotations
