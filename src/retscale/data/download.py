@@ -1,11 +1,14 @@
 """Byte transfer shared by the BEIR fetcher and the public-source fetcher: copy a local file or download an
-``http(s)://`` URL into a ``.partial`` file (an interrupted HTTP download resumes with a Range request), with a
-progress bar; try candidate locations in order and say why each one failed.
+``http(s)://`` URL into a ``.partial`` file, with a progress bar; try candidate locations in order and say why each
+one failed. An interrupted HTTP download resumes with a Range request guarded by If-Range: the URL and the
+server's validator (a strong ETag, else Last-Modified) are kept beside the partial file, so a file that changed on
+the server, or another URL, starts over instead of splicing two versions together.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import os
 import urllib.error
@@ -17,6 +20,7 @@ from typing import IO
 from tqdm import tqdm
 
 from retscale.errors import UserError
+from retscale.fileio import write_json
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +78,59 @@ def copy_stream(src: IO[bytes], dst: IO[bytes], total: int | None, desc: str) ->
     return done
 
 
+def origin_path(partial: Path) -> Path:
+    """Where the URL and validator of the bytes in ``partial`` are kept while a download is unfinished."""
+    return partial.with_name(partial.name + ".origin.json")
+
+
+def _validator(headers: http.client.HTTPMessage) -> str | None:
+    """What If-Range may carry: a strong ETag (RFC 9110 forbids weak ones there), else Last-Modified."""
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("Last-Modified")
+
+
+def _resume_validator(url: str, partial: Path) -> str | None:
+    """The validator under which ``partial`` holds a prefix of ``url``, or None when it cannot be resumed."""
+    if not partial.exists() or not partial.stat().st_size:
+        return None
+    try:
+        origin = json.loads(origin_path(partial).read_text())
+    except (OSError, ValueError):
+        return None  # no record of where these bytes came from: do not splice onto them
+    if not isinstance(origin, dict) or origin.get("url") != url:
+        return None
+    validator = origin.get("validator")
+    return validator if isinstance(validator, str) and validator else None
+
+
 def http_download(url: str, partial: Path, desc: str) -> dict[str, str]:
-    """HTTP(S) download into ``partial``, resuming a previous partial file; returns the response headers."""
-    have = partial.stat().st_size if partial.exists() else 0
+    """HTTP(S) download into ``partial``, resuming a previous partial download of the same unchanged file;
+    returns the response headers."""
+    validator = _resume_validator(url, partial)
+    have = partial.stat().st_size if validator else 0
     request = urllib.request.Request(url, headers={"User-Agent": "retscale"})
-    if have:
+    if validator:
         request.add_header("Range", f"bytes={have}-")
+        request.add_header("If-Range", validator)  # changed on the server: a 200 with the whole new file
     try:
         response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # nothing left to fetch: the partial file is already whole
+            origin_path(partial).unlink(missing_ok=True)
             return {}
         raise
     with response:
         resumed = have and response.status == 206
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if not resumed:
+            fresh = _validator(response.headers)
+            if fresh:
+                write_json(origin_path(partial), {"url": url, "validator": fresh})
+            else:  # nothing to check a resume against: an interrupted download starts over
+                origin_path(partial).unlink(missing_ok=True)
         with open(partial, "ab" if resumed else "wb") as out:
             got = copy_stream(response, out, total, desc)
             out.flush()
@@ -98,6 +139,7 @@ def http_download(url: str, partial: Path, desc: str) -> dict[str, str]:
     if total is not None and got != total:
         raise UserError(f"download of {url} stopped after {got:,} of {total:,} bytes",
                         fix="re-run the same command to resume")
+    origin_path(partial).unlink(missing_ok=True)  # complete: nothing left to resume
     return headers
 
 
@@ -122,6 +164,7 @@ def acquire(candidates: list[str], partial: Path, desc: str) -> tuple[str | None
                 continue
             with open(path, "rb") as src, open(partial, "wb") as dst:
                 copy_stream(src, dst, path.stat().st_size, desc)
+            origin_path(partial).unlink(missing_ok=True)
             return source, {}, problems
         except urllib.error.HTTPError as exc:  # nothing was written: a partial file from before stays resumable
             problems.append(f"{source}: HTTP {exc.code} {exc.reason}")

