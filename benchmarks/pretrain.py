@@ -6,7 +6,7 @@ divided by the fp32 matmul peak measured in the same process with the same threa
 larger sizes (3.7M and 12M params), not in any preset, show where MFU ends up once matmuls dominate.
 The CPU is shared with other jobs: every number is noisy; the peak is re-measured next to each size.
 
-    /work/venv/bin/python benchmarks/pretrain.py [--threads 1 2] [--steps 4]
+    python benchmarks/pretrain.py [--threads 1 2] [--steps 4] [--suites full]
 """
 
 from __future__ import annotations
@@ -34,15 +34,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--suites", nargs="+", choices=list(SUITES), default=list(SUITES),
+                        help="only these suites' sizes (default: every suite, plus two larger sizes)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step (suite option)")
     parser.add_argument("--candidates", action="store_true",
                         help="the candidate shapes of the next reference design instead of the presets' sizes")
     args = parser.parse_args()
-    sizes: dict[str, tuple[SizeSpec, SuiteSpec]] = {}
-    for suite in SUITES.values():
-        for size in suite.sizes:
-            sizes.setdefault(f"{size.d_model}x{size.n_layers}", (size, suite))
-    for name, size in EXTRA.items():
+    sizes: dict[tuple[int, int, int, int] | str, tuple[SizeSpec, SuiteSpec]] = {}
+    for suite in (SUITES[name] for name in args.suites):
+        for size in suite.sizes:  # one row per shape, vocabulary and batch (full's d64 is not mini's d64)
+            sizes.setdefault((size.d_model, size.n_layers, suite.vocab_size, suite.batch_size), (size, suite))
+    extra = {} if args.suites != list(SUITES) else EXTRA
+    for name, size in extra.items():
         sizes[name] = (size, SUITES["mini"])
     if args.candidates:
         import dataclasses
