@@ -19,6 +19,7 @@ from retscale.flops import measure_matmul_flops, param_counts, training_flops_pe
 from retscale.pretrain.model import SizeSpec
 from retscale.pretrain.suite import SUITES, SuiteSpec
 from retscale.pretrain.throughput import probe_tokens_per_second, torch_threads
+from retscale.runtime import reuse_freed_memory
 
 EXTRA = {"256x4": SizeSpec("d256x4", d_model=256, n_layers=4, n_heads=4),
          "384x6": SizeSpec("d384x6", d_model=384, n_layers=6, n_heads=6)}
@@ -37,9 +38,13 @@ def main() -> None:
     parser.add_argument("--suites", nargs="+", choices=list(SUITES), default=list(SUITES),
                         help="only these suites' sizes (default: every suite, plus two larger sizes)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the training step (suite option)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc's malloc at its defaults (the CLI applies runtime.reuse_freed_memory)")
     parser.add_argument("--candidates", action="store_true",
                         help="the candidate shapes of the next reference design instead of the presets' sizes")
     args = parser.parse_args()
+    if not args.default_malloc:
+        reuse_freed_memory()  # as every retscale command does
     sizes: dict[tuple[int, int, int, int] | str, tuple[SizeSpec, SuiteSpec]] = {}
     for suite in (SUITES[name] for name in args.suites):
         for size in suite.sizes:  # one row per shape, vocabulary and batch (full's d64 is not mini's d64)

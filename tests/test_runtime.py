@@ -61,3 +61,38 @@ def test_single_process_collectives_are_identities() -> None:
 def test_provenance_adds_versions_and_time() -> None:
     record = provenance(task="x")
     assert record["task"] == "x" and record["versions"]["torch"].startswith("2.") and record["created"].endswith("Z")
+
+
+_ALLOCATE_AND_FREE = """
+import resource, sys, torch
+from retscale.runtime import reuse_freed_memory
+applied = reuse_freed_memory() if sys.argv[1] == "reuse" else None
+torch.empty(1 << 24).fill_(1.0)  # a first 64 MB tensor: its pages are faulted in either way
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(30):  # what every training step does with its activations
+    torch.empty(1 << 24).fill_(1.0)
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_reuse_freed_memory_stops_refaulting_large_tensors() -> None:
+    """With glibc's defaults each freed 64 MB tensor is unmapped and the next one faults in 16,384 fresh pages;
+    reusing the heap removes most of that (measured here: ~82k faults in 30 rounds against ~490k)."""
+    import platform
+    import subprocess
+    import sys
+
+    if platform.libc_ver()[0] != "glibc":
+        import pytest
+
+        pytest.skip("glibc only")
+
+    def faults(mode: str) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", _ALLOCATE_AND_FREE, mode], capture_output=True, text=True,
+                             check=True).stdout.split()
+        return out[0], int(out[1])
+
+    applied, reused = faults("reuse")
+    _, default = faults("default")
+    assert applied == "True"
+    assert default > 30 * 16_384 * 0.9 and reused < default / 3

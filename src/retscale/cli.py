@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
+    from retscale.runtime import reuse_freed_memory
+
+    reuse_freed_memory()
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ parameter groups and provenance.
 - ``save_training_state`` / ``load_training_state``: one atomically replaced ``torch.save`` file per resumable run.
 - ``decay_groups``: AdamW groups without weight decay on biases and norm gains.
 - ``library_versions`` / ``provenance``: the record every result file carries.
+- ``reuse_freed_memory``: keep glibc's malloc from mapping fresh pages for every large tensor (the CLI calls it).
 
 torch is imported inside the functions, so light modules (the evaluate runner for BM25) can import this one.
 """
@@ -38,6 +39,36 @@ LIBRARIES = ("retscale", "torch", "transformers", "sentence-transformers", "toke
              "numpy", "bm25s")
 BUCKET_ELEMENTS = 1 << 24  # ~64 MB of fp32 per gradient all-reduce call
 T = TypeVar("T")
+
+
+# ---- memory allocator ----------------------------------------------------------------------------------------
+M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
+M_MMAP_THRESHOLD = -3
+
+
+def reuse_freed_memory(threshold_bytes: int = 1 << 28) -> bool:
+    """Ask glibc's malloc to serve blocks under ``threshold_bytes`` from its heap and to keep freed memory there.
+
+    A training step allocates and frees the same large tensors every time (64 × 128 tokens × a 4,096-word vocabulary
+    is a 134 MB logits tensor). With glibc's defaults each is a fresh mmap whose pages the kernel zeroes on first
+    touch, and each free unmaps it again: in the reference run's d192 pretraining that was ~19% of the CPU time in
+    the kernel, and a d192 probe ran 14–21% faster with this setting (docs/results/EXPERIMENTS.md §5). Larger
+    blocks (a real model's embedding matrix) are still mapped. The cost: the process keeps its peak heap instead of
+    returning it. Returns whether it applied (False off glibc or if glibc refused).
+    """
+    import ctypes
+    import ctypes.util
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    # a trim threshold above the mmap threshold: freed heap memory is kept for the next step's tensors
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes))
 
 
 # ---- distributed context -------------------------------------------------------------------------------------
