@@ -86,3 +86,28 @@ def test_no_duration_effect_is_reported_as_null(tmp_path: Path) -> None:
     ev = _evidence(tmp_path, d_effect=0.0)
     d = ev.duration.log10_d
     assert d.low < 0 < d.high  # a null comes back as a null, not rounded up
+
+
+def test_queries_no_model_can_score_are_left_out_of_contrastive_entropy(tmp_path: Path) -> None:
+    """ArguAna has queries whose relevant documents are missing from its corpus: their contrastive entropy is NaN
+    for every model. They are left out (n drops by their number); nDCG keeps them (0, as BEIR scores them)."""
+    missing = [3, 17]
+    with open_store(tmp_path) as store:
+        _write(store, d_effect=0.03)
+        for entry in store.checkpoints():
+            output = store.output(entry.name, StageName.EVALUATE)
+            for t in TASKS:
+                for seed in output[PER_QUERY][t]["per_seed"].values():
+                    ce = [4.0 - v for v in seed[Metric.NDCG_AT_10]]
+                    for i in missing:
+                        ce[i] = float("nan")
+                    seed[Metric.CONTRASTIVE_ENTROPY] = ce
+            key = f"{StageName.EVALUATE}:{entry.name}:test"
+            store.finish_stage(attempt_id=store.start_stage(key), key=key, stage=StageName.EVALUATE,
+                               checkpoint=entry.name, dep_hash="test", rows=[], provenance={}, output=output,
+                               seconds=0.0)
+        ev = gather_evidence(store, TASKS, n_boot=200, seed=0)
+    assert ev is not None and ev.contrastive
+    assert ev.contrastive[0].n_queries == {"scifact": N_QUERIES - 2, "arguana": N_QUERIES - 2}
+    assert all(math.isfinite(i.score) for i in ev.contrastive)
+    assert {i.n_queries["arguana"] for i in ev.intervals if i.task == AVERAGE} == {N_QUERIES}

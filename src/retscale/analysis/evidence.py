@@ -104,7 +104,23 @@ def per_query_scores(store: ResultsStore, tasks: list[str], metric: str = Metric
         kept.append(entry)
     if len([e for e in kept if e.kind == CheckpointKind.SUITE]) < 2:
         return None
-    return inf.PerQueryScores.from_runs([_inference_checkpoint(e) for e in kept], runs, metric)
+    return inf.PerQueryScores.from_runs([_inference_checkpoint(e) for e in kept], _scored_queries(runs), metric)
+
+
+def _scored_queries(runs: dict[str, dict[str, list[list[float]]]]) -> dict[str, dict[str, list[list[float]]]]:
+    """``runs`` without the queries that no model has a score for. Contrastive entropy is undefined for a query
+    whose relevant documents are all missing from the corpus (5 ArguAna queries): NaN for every model and seed, so
+    leaving the query out changes no comparison. A NaN that only some models have is not dropped here: the
+    inference engine refuses it."""
+    out: dict[str, dict[str, list[list[float]]]] = {}
+    for task, by_name in runs.items():
+        vectors = [np.asarray(v, dtype=float) for seeds in by_name.values() for v in seeds]
+        scored = ~np.logical_and.reduce([np.isnan(v) for v in vectors]) if vectors else None
+        if scored is None or scored.all():
+            out[task] = by_name
+            continue
+        out[task] = {name: [list(np.asarray(v, dtype=float)[scored]) for v in seeds] for name, seeds in by_name.items()}
+    return out
 
 
 def icl_items(store: ResultsStore, names: list[str]) -> dict[str, dict[str, list[float]]]:
