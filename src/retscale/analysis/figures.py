@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
 from retscale.analysis.fits import Fit
 from retscale.analysis.table import StudyTable
@@ -94,6 +95,9 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
     if off_scale:
         ax.text(0.02, 0.97, "\n".join(off_scale), transform=ax.transAxes, va="top", fontsize=7, color="tab:red")
     ax.set_xscale("log")
+    # within about one decade matplotlib labels every minor tick, and they overprint each other: label 2× and 5× only
+    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
     ax.set_xlabel("pretraining FLOPs (6ND)")
     ax.grid(True, which="both", alpha=0.25)
 
