@@ -28,7 +28,17 @@ from retscale.runtime import DistContext
 from retscale.settings import cache_dir
 
 log = logging.getLogger(__name__)
-CHUNK_TEXTS = 2048  # texts per resumable unit (and per progress-file update)
+CHUNK_TEXTS = 2048  # most texts per resumable unit (and per progress-file update)
+MIN_CHUNK_TEXTS = 128  # fewest, unless the corpus is smaller
+CHUNKS_PER_CORPUS = 64  # a corpus is cut into about this many units, so an interruption loses ≤ ~1/64 of it
+
+
+def chunk_texts(n_texts: int, world_size: int = 1) -> int:
+    """Texts per resumable unit: about 1/64 of the corpus, between 128 and 2,048 (a real decoder on a CPU encodes
+    1–4 texts a second, so a 2,048-text unit was up to half an hour of work lost at an interruption), and small
+    enough that every rank gets a share."""
+    size = min(CHUNK_TEXTS, max(MIN_CHUNK_TEXTS, -(-n_texts // CHUNKS_PER_CORPUS)))
+    return max(1, min(size, -(-n_texts // world_size)))
 
 
 class CorpusEmbeddingCache:
@@ -109,8 +119,7 @@ class CorpusEmbeddingCache:
             return reuse
         # Longest texts first across the whole corpus, so each chunk holds similar lengths.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        # Small corpora are split so that every rank gets a share.
-        size = max(1, min(CHUNK_TEXTS, -(-len(texts) // ctx.world_size)))
+        size = chunk_texts(len(texts), ctx.world_size)
         chunks = [order[i:i + size] for i in range(0, len(order), size)]
         mine = [c for c in range(len(chunks)) if c % ctx.world_size == ctx.rank]
         progress_path = self._progress_path(ctx.rank)
