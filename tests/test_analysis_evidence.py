@@ -80,6 +80,11 @@ def test_known_effects_come_back_with_their_intervals(tmp_path: Path) -> None:
     assert intervals["d256-r200"].n_seeds == 2 and intervals["d256-r200"].n_queries == {"scifact": 300,
                                                                                         "arguana": 300}
     assert any("duration effect" in line for line in headline(ev))
+    # per task: the OOD tasks' nDCG@10 and the in-domain task's (no contrastive entropy was stored)
+    by_task = {(d.task, metric): d for metric, d in ev.duration_by_task}
+    assert set(by_task) == {("scifact", "ndcg_at_10"), ("arguana", "ndcg_at_10"), ("wiki-val", "ndcg_at_10")}
+    assert all(d.log10_d.low < 0.03 < d.log10_d.high for d in by_task.values())
+    assert by_task[("wiki-val", "ndcg_at_10")].n_queries == {"wiki-val": N_QUERIES}
 
 
 def test_no_duration_effect_is_reported_as_null(tmp_path: Path) -> None:

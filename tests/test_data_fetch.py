@@ -40,6 +40,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     is the file's size and mtime, as many static servers make it."""
 
     ranges: ClassVar[list[str]] = []  # Range headers seen, so the resume test can prove it resumed
+    ignore_if_range: ClassVar[bool] = False  # play a server (or proxy) that answers every Range with a 206
     requests: ClassVar[list[str]] = []  # paths requested, so the concurrency test can count downloads
 
     def log_message(self, format: str, *args: object) -> None:
@@ -56,7 +57,8 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         data = path.read_bytes()
         etag = f'"{len(data)}-{path.stat().st_mtime_ns}"'
         if_range = self.headers.get("If-Range")
-        start = int(ranged.removeprefix("bytes=").split("-")[0]) if ranged and if_range in (None, etag) else 0
+        honoured = if_range in (None, etag) or self.ignore_if_range
+        start = int(ranged.removeprefix("bytes=").split("-")[0]) if ranged and honoured else 0
         self.send_response(206 if start else 200)
         self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(data) - start))
@@ -129,6 +131,18 @@ def test_http_starts_over_when_the_file_changed_on_the_server(http_mirror: str, 
     _RangeHandler.ranges.clear()
     assert fetch_task("tiny").read_bytes() == whole  # If-Range did not match: the server sent the whole file
     assert _RangeHandler.ranges == [f"bytes={len(whole) // 2}-"]
+
+
+def test_a_206_from_another_version_is_refused_not_spliced(http_mirror: str, tiny: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = (tiny / "tiny.zip").read_bytes()
+    partial_file = cached_archive(TINY).with_name(".tiny.zip.partial")
+    _interrupted_download(http_mirror + "tiny.zip", partial_file, b"x" * len(whole), '"older-version"')
+    monkeypatch.setattr(_RangeHandler, "ignore_if_range", True)
+    with pytest.raises(UserError, match="answered a resumed download with other bytes"):
+        fetch_task("tiny")
+    assert not partial_file.exists() and not origin_path(partial_file).exists()
+    assert fetch_task("tiny").read_bytes() == whole  # re-run: from the start
 
 
 def test_http_partial_without_an_origin_record_is_not_resumed(http_mirror: str, tiny: Path) -> None:

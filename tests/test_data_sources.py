@@ -299,13 +299,13 @@ def test_hellaswag_with_the_wrong_blob_or_count_is_refused(tmp_path: Path, no_mi
     assert find_source("hellaswag") is None
 
 
-def _mmlu_tar(path: Path, answer: str = "B") -> None:
-    """An MMLU data.tar: 5 dev rows (the few-shot examples) and 1 val/test row per subject."""
+def _mmlu_tar(path: Path, answer: str = "B", dev_rows: int = 5, choices: str = "a,b,c,d") -> None:
+    """An MMLU data.tar: ``dev_rows`` dev rows (5: the few-shot examples) and 1 val/test row per subject."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w") as tar:
         for split in (*MMLU_SPLITS, "auxiliary_train"):
             for subject in MMLU_SUBJECTS:
-                rows = f'"What is {subject}?",a,b,c,d,{answer}\n'.encode() * (5 if split == "dev" else 1)
+                rows = f'"What is {subject}?",{choices},{answer}\n'.encode() * (dev_rows if split == "dev" else 1)
                 info = tarfile.TarInfo(f"data/{split}/{subject}_{split}.csv")
                 info.size = len(rows)
                 tar.addfile(info, io.BytesIO(rows))
@@ -321,11 +321,16 @@ def test_mmlu_data_tar_is_unpacked_into_the_csv_folder(tmp_path: Path, no_mirror
     assert len(items) == 57 and items[0].gold == 1 and items[0].category == "abstract_algebra"
 
 
-def test_mmlu_rows_without_an_answer_letter_are_refused(tmp_path: Path, no_mirror: Path, serve,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    _mmlu_tar(tmp_path / "berkeley/data.tar", answer="E")
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"answer": "E"}, r"dev/abstract_algebra_dev.csv line 1: expected 6 columns"),  # no answer letter
+    ({"choices": "a,b,c"}, r"dev/abstract_algebra_dev.csv line 1: expected 6 columns"),  # three choices
+    ({"dev_rows": 4}, r"dev/abstract_algebra_dev.csv has 4 rows where 5 were expected"),  # not the 5 shots
+])
+def test_malformed_mmlu_csv_files_are_refused(tmp_path: Path, no_mirror: Path, serve, monkeypatch: pytest.MonkeyPatch,
+                                             changes: dict[str, object], message: str) -> None:
+    _mmlu_tar(tmp_path / "berkeley/data.tar", **changes)  # type: ignore[arg-type]
     _official(monkeypatch, "mmlu", url=f"{serve(tmp_path / 'berkeley')}/data.tar")
-    with pytest.raises(UserError, match=r"dev/abstract_algebra_dev.csv line 1: expected 6 columns"):
+    with pytest.raises(UserError, match=message):
         source_path("mmlu")
     assert find_source("mmlu") is None
 

@@ -16,6 +16,7 @@ torch is imported inside the functions, so light modules (the evaluate runner fo
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -44,6 +45,7 @@ T = TypeVar("T")
 # ---- memory allocator ----------------------------------------------------------------------------------------
 M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
+MALLOC_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")  # the user's own choice
 
 
 def reuse_freed_memory(threshold_bytes: int = 1 << 28) -> bool:
@@ -54,21 +56,26 @@ def reuse_freed_memory(threshold_bytes: int = 1 << 28) -> bool:
     touch, and each free unmaps it again: in the reference run's d192 pretraining that was ~19% of the CPU time in
     the kernel, and a d192 probe ran 14–21% faster with this setting (docs/results/EXPERIMENTS.md §5). Larger
     blocks (a real model's embedding matrix) are still mapped. The cost: the process keeps its peak heap instead of
-    returning it. Returns whether it applied (False off glibc or if glibc refused).
+    returning it. A user's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` win (that is also how to
+    opt out: set either to glibc's default). Returns whether the mmap threshold was raised.
     """
     import ctypes
     import ctypes.util
 
-    if platform.libc_ver()[0] != "glibc":
+    if platform.libc_ver()[0] != "glibc" or any(k in os.environ for k in MALLOC_SETTINGS):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    # Some glibc versions cap the threshold at 32 MiB (mallopt(3)): then take the cap.
+    raised = any(mallopt(M_MMAP_THRESHOLD, value) for value in (threshold_bytes, 32 << 20))
     # a trim threshold above the mmap threshold: freed heap memory is kept for the next step's tensors
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold_bytes)) and bool(mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes))
+    mallopt(M_TRIM_THRESHOLD, 2 * threshold_bytes)
+    if not raised:
+        logging.getLogger(__name__).debug("glibc refused a higher mmap threshold: large tensors stay mmapped")
+    return raised
 
 
 # ---- distributed context -------------------------------------------------------------------------------------

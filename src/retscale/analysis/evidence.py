@@ -51,6 +51,9 @@ class Evidence:
     isoflop: inf.IsoflopVerdict | None
     icl: list[tuple[str, inf.CorrelationTest]]  # (ICL measure, test against the average OOD score)
     contrastive: list[inf.ScoreInterval] = field(default_factory=list)  # contrastive entropy, averaged over tasks
+    # (metric, effect) per task: each out-of-domain task's nDCG@10, and the in-domain Wikipedia tasks' nDCG@10 and
+    # contrastive entropy — where the average hides opposite movements
+    duration_by_task: list[tuple[str, inf.DurationEffect]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -61,7 +64,9 @@ class Evidence:
                 "duration": None if self.duration is None else self.duration.as_dict(),
                 "isoflop": None if self.isoflop is None else self.isoflop.as_dict(),
                 "icl": [{"measure": m, **t.as_dict()} for m, t in self.icl],
-                "contrastive": [i.as_dict() for i in self.contrastive], "notes": self.notes}
+                "contrastive": [i.as_dict() for i in self.contrastive],
+                "duration_by_task": [{"metric": m, **d.as_dict()} for m, d in self.duration_by_task],
+                "notes": self.notes}
 
 
 def _per_seed(output: dict[str, Any], task: str, metric: str) -> tuple[list[str], list[list[float]]] | None:
@@ -171,8 +176,16 @@ def gather_evidence(store: ResultsStore, tasks: list[str], *, n_boot: int = 2000
     if ce is not None:
         ce_reps = inf.bootstrap(ce, n_boot=n_boot, resample_seeds=int(ce.n_seeds.max()) > 1, seed=seed)
         contrastive = [i for i in inf.checkpoint_intervals(ce_reps) if i.task == inf.AVERAGE]
+    by_task = [(str(Metric.NDCG_AT_10), inf.duration_effect(reps, tasks=t)) for t in ood]
+    for task in (t for t in tasks if t in WIKI_TASKS):
+        for metric in (Metric.NDCG_AT_10, Metric.CONTRASTIVE_ENTROPY):
+            scored = per_query_scores(store, [task], metric)
+            if scored is not None:
+                task_reps = inf.bootstrap(scored, n_boot=n_boot, resample_seeds=int(scored.n_seeds.max()) > 1,
+                                          seed=seed)
+                by_task.append((str(metric), inf.duration_effect(task_reps, tasks=task)))
     return Evidence(ood, Metric.NDCG_AT_10, intervals, gains, spread, trend, duration, isoflop, icl, contrastive,
-                    notes)
+                    by_task, notes)
 
 
 def headline(evidence: Evidence) -> list[str]:

@@ -97,7 +97,7 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
     ax.set_xscale("log")
     # within about one decade matplotlib labels every minor tick, and they overprint each other: label 2× and 5× only
     ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-    ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf)))
     ax.set_xlabel("pretraining FLOPs (6ND)")
     ax.grid(True, which="both", alpha=0.25)
 

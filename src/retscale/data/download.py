@@ -105,6 +105,14 @@ def _resume_validator(url: str, partial: Path) -> str | None:
     return validator if isinstance(validator, str) and validator else None
 
 
+def _resume_is_consistent(response: http.client.HTTPResponse, have: int, validator: str) -> bool:
+    """A 206 continues our bytes only if it starts where they stop and comes from the same version of the file
+    (a server or proxy that ignores If-Range would otherwise splice two versions together)."""
+    content_range = response.headers.get("Content-Range", "")
+    fresh = _validator(response.headers)
+    return content_range.startswith(f"bytes {have}-") and (fresh is None or fresh == validator)
+
+
 def http_download(url: str, partial: Path, desc: str) -> dict[str, str]:
     """HTTP(S) download into ``partial``, resuming a previous partial download of the same unchanged file;
     returns the response headers."""
@@ -122,16 +130,21 @@ def http_download(url: str, partial: Path, desc: str) -> dict[str, str]:
             return {}
         raise
     with response:
-        resumed = have and response.status == 206
+        resumed = bool(have) and response.status == 206
+        if resumed and not _resume_is_consistent(response, have, validator or ""):
+            partial.unlink(missing_ok=True)
+            origin_path(partial).unlink(missing_ok=True)
+            raise UserError(f"{url} answered a resumed download with other bytes than the partial file's "
+                            f"continuation; the partial file was deleted", fix="re-run to download it from the start")
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        if not resumed:
-            fresh = _validator(response.headers)
-            if fresh:
-                write_json(origin_path(partial), {"url": url, "validator": fresh})
-            else:  # nothing to check a resume against: an interrupted download starts over
-                origin_path(partial).unlink(missing_ok=True)
         with open(partial, "ab" if resumed else "wb") as out:
+            if not resumed:  # the file is empty now: record where the bytes about to be written come from
+                fresh = _validator(response.headers)
+                if fresh:
+                    write_json(origin_path(partial), {"url": url, "validator": fresh})
+                else:  # nothing to check a resume against: an interrupted download starts over
+                    origin_path(partial).unlink(missing_ok=True)
             got = copy_stream(response, out, total, desc)
             out.flush()
             os.fsync(out.fileno())

@@ -161,6 +161,9 @@ class CorpusEmbeddingCache:
             progress = read_json(path)
             if progress.get("chunk") == size:
                 done.update(progress["done"])
+            elif progress.get("done"):
+                log.warning("%s: progress recorded in units of %s texts, now %d: encoding this corpus from the start",
+                            path.name, progress.get("chunk"), size)
         return done
 
     def _finish(self, size: int, n_chunks: int) -> None:

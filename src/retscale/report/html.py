@@ -237,6 +237,13 @@ def _evidence_section(evidence: Evidence | None, store: ResultsStore) -> str:
     if ce:
         parts += ["<h3>Contrastive entropy (nats, lower is better; positive vs 255 shared random negatives, "
                   "τ 0.05)</h3>", _table(["checkpoint", "mean over OOD tasks", "95% CI"], ce)]
+    by_task = [[d.task, metric, _num(d.log10_d.estimate, 4), f"[{_num(d.log10_d.low, 4)}, {_num(d.log10_d.high, 4)}]",
+                _num(d.log10_n.estimate, 4), f"[{_num(d.log10_n.low, 4)}, {_num(d.log10_n.high, 4)}]",
+                ", ".join(f"{t} {n}" for t, n in d.n_queries.items())]
+               for metric, d in evidence.duration_by_task if not d.note]
+    if by_task:
+        parts += ["<h3>Duration effect per task (score ~ log10 N + log10 D; per decade)</h3>",
+                  _table(["task", "metric", "log10 D", "95% CI", "log10 N", "95% CI", "queries"], by_task)]
     if spread:
         parts += ["<h3>Fine-tuning seed spread (average OOD nDCG@10)</h3>",
                   _table(["checkpoint", "task", "per seed", "std"], spread)]
