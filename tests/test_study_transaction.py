@@ -33,10 +33,16 @@ def _cli(home: Path, *args: str | Path, timeout: float = 900) -> subprocess.Comp
                           capture_output=True, timeout=timeout)
 
 
+def _default_sigint() -> None:
+    # A suite started in the background (`make test &`) inherits an ignored SIGINT, and Python keeps it ignored:
+    # the study would then run to its end instead of being interrupted.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _study(home: Path, config: str | Path, out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "retscale.cli", "study", str(config), "--output", str(out),
                              "--no-progress"], env=_env(home), text=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_default_sigint)
 
 
 def _smoke_variant(path: Path, **sections: dict[str, object]) -> Path:
