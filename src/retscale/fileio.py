@@ -42,6 +42,19 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         raise
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if needed) for the block: one process at a time does
+    the work, the others wait and then usually find it done (re-check inside the block)."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomically write ``obj`` as pretty, key-sorted JSON."""
     with atomic_write(path) as fh:

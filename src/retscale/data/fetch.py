@@ -10,7 +10,6 @@ source, counts) is written last. A cached zip without a matching manifest is tre
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import time
@@ -21,7 +20,7 @@ from retscale.data.download import acquire, join_location, partial_path, probe
 from retscale.data.registry import TASKS, canonical_name, get_task
 from retscale.data.types import BeirDataset, TaskSpec
 from retscale.errors import UserError
-from retscale.fileio import read_json, sha256_file, write_json
+from retscale.fileio import exclusive_lock, read_json, sha256_file, write_json
 from retscale.settings import MIRROR_SETTING, cache_dir, data_mirror
 
 log = logging.getLogger(__name__)
@@ -110,8 +109,7 @@ def fetch_task(name: str, force: bool = False) -> Path:
     if not force and read_manifest(spec) is not None:
         return archive
     # One fetcher at a time (e.g. torchrun ranks all calling load_task); the others then find it cached.
-    with open(archive.with_name(f".{archive.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(archive.with_name(f".{archive.name}.lock")):
         if not force and read_manifest(spec) is not None:
             return archive
         return _fetch_locked(spec, archive, force)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import gzip
 import hashlib
 import json
@@ -34,7 +33,7 @@ from pathlib import Path
 from retscale.data.download import acquire, is_url, join_location, partial_path, probe
 from retscale.data.sources import MMLU_SPLITS, MMLU_SUBJECTS, PublicSource, WikipediaSample, get_source
 from retscale.errors import UserError
-from retscale.fileio import atomic_write, sha256_file, write_json
+from retscale.fileio import atomic_write, exclusive_lock, sha256_file, write_json
 from retscale.settings import MIRROR_SETTING, cache_dir, shared_data_dir
 
 log = logging.getLogger(__name__)
@@ -106,9 +105,7 @@ def source_path(name: str, member: str = "") -> Path:
     found = _find(source, member)
     if found is not None:
         return found
-    cache_root().mkdir(parents=True, exist_ok=True)
-    with open(cache_root() / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one fetcher at a time (e.g. torchrun ranks); the others find it cached
+    with exclusive_lock(cache_root() / f".{name}.lock"):  # one fetcher at a time (e.g. torchrun ranks)
         found = _find(source, member)
         if found is not None:
             return found
@@ -163,6 +160,11 @@ def _check_wiki_sample(path: Path, where: str) -> int:
     return n
 
 
+def is_mmlu_row(row: list[str]) -> bool:
+    """An MMLU csv row: question, four choices, answer letter (no header)."""
+    return len(row) == 6 and row[5].strip() in ("A", "B", "C", "D")
+
+
 def _check_mmlu(folder: Path, where: str) -> None:
     """57 subjects per split, every row a question, four choices and an answer letter, 5 dev rows a subject (the
     few-shot examples; the val/test row counts differ between releases, so they are not pinned)."""
@@ -176,7 +178,7 @@ def _check_mmlu(folder: Path, where: str) -> None:
             with open(folder / name, encoding="utf-8", newline="") as fh:
                 rows = list(csv.reader(fh))
             for line, row in enumerate(rows, start=1):
-                if len(row) != 6 or row[5].strip() not in ("A", "B", "C", "D"):
+                if not is_mmlu_row(row):
                     raise UserError(f"{name} line {line}: expected 6 columns ending in the answer letter A-D",
                                     path=where, fix="the mirror or server holds a different or damaged file")
             if not rows or (split == "dev" and len(rows) != 5):

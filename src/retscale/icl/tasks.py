@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from retscale.data.source_fetch import find_source, source_path
+from retscale.data.source_fetch import find_source, is_mmlu_row, source_path
 from retscale.data.sources import get_source
 from retscale.errors import UserError
 from retscale.fileio import iter_jsonl
@@ -280,7 +280,7 @@ def read_mmlu_csv(folder: Path, split: str = "test") -> list[Item]:
         subject = f.name[: -len(f"_{split}.csv")]
         with open(f, encoding="utf-8", newline="") as fh:
             for line, row in enumerate(csv.reader(fh), start=1):
-                if len(row) != 6 or row[5].strip() not in ("A", "B", "C", "D"):
+                if not is_mmlu_row(row):
                     raise UserError("expected 6 columns ending in the answer letter A-D", path=f, line=line)
                 items.append(MCItem(mmlu_query(row[0], row[1:5]), ("A", "B", "C", "D"),
                                     "ABCD".index(row[5].strip()), subject))

@@ -8,7 +8,6 @@ a commit); offline, a missing model is a one-line ``UserError`` rather than a mi
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import importlib.util
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from retscale.errors import UserError
-from retscale.fileio import read_json, sha256_files
+from retscale.fileio import exclusive_lock, read_json, sha256_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 SETTINGS_SUFFIXES = (".json", ".txt", ".model", ".jinja")
@@ -64,8 +63,7 @@ def _gemma3_270m_gguf() -> Path | None:
     if target.is_file():
         return target
     # One assembler at a time (torchrun ranks, two studies sharing RETSCALE_HOME): the others wait, then find it.
-    with open(target.with_name(f".{MODEL_NAME}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(target.with_name(f".{MODEL_NAME}.lock")):
         if not target.is_file():
             partial = partial_path(target)
             try:
