@@ -69,7 +69,8 @@ class Evidence:
                 "notes": self.notes}
 
 
-def _per_seed(output: dict[str, Any], task: str, metric: str) -> tuple[list[str], list[list[float]]] | None:
+def per_query_vectors(output: dict[str, Any], task: str, metric: str
+                      ) -> tuple[list[str], list[list[float]]] | None:
     """(qids, one vector per seed) from an evaluation stage's output: a one-seed stage keeps
     ``per_query[task][metric]``, a seed-mean stage ``per_query[task]["per_seed"][seed][metric]``."""
     entry = output.get(PER_QUERY, {}).get(task)
@@ -97,7 +98,7 @@ def per_query_scores(store: ResultsStore, tasks: list[str], metric: str = Metric
     qid_order: dict[str, list[str]] = {}
     for entry in entries:
         output = store.output(entry.name, StageName.EVALUATE)
-        found = {t: _per_seed(output, t, metric) for t in tasks}
+        found = {t: per_query_vectors(output, t, metric) for t in tasks}
         if any(v is None for v in found.values()):
             continue
         for t, (qids, vectors) in found.items():  # type: ignore[misc]

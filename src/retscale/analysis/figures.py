@@ -4,7 +4,9 @@ Fig 1: average nDCG@10 vs pretraining FLOPs (log x), one line per model size, BM
 reference-only external models as points at their 6·N·D, the pooled fit as a dashed curve with its bootstrap band;
 checkpoints that did not finish their learning-rate schedule (intermediate steps of a public suite, e.g. Pythia) are
 open circles. Fig 2: the same per task.
-Fig 3: nDCG@10 vs ICL score, averaged and per task. Every title says how many checkpoints/queries it rests on.
+Fig 3: nDCG@10 vs ICL score, averaged and per task. Fig 4 (a report with ``--compare-to``): one task, another
+study's suite as lines and this study's models at their FLOPs. Every title says how many checkpoints/queries it
+rests on.
 """
 
 from __future__ import annotations
@@ -79,14 +81,15 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
         s = score(ref)
         if s is None:
             continue
-        if top is not None and top > 0 and s > 3 * top:  # a far-away line would flatten every curve: name it
+        placed = ref.kind == CheckpointKind.EXTERNAL and bool(ref.flops)  # a model at its own FLOPs: always drawn
+        if not placed and top is not None and top > 0 and s > 3 * top:  # a far line would flatten every curve
             off_scale.append(f"{ref.name} ({ref.kind}) = {s:.3f} (off scale)")
             continue
         if ref.kind == CheckpointKind.CONTROL:  # the size's untrained start, fine-tuned alike: dashed, in the size's colour
             ax.axhline(s, color=size_color.get(ref.size, "tab:gray"), ls="--", lw=1,
                        label=f"{ref.size} random init (0 FLOPs)")
             continue
-        if ref.kind == CheckpointKind.EXTERNAL and ref.flops:  # a reference model with known N and D: at its FLOPs
+        if placed:  # a reference model with known N and D: at its FLOPs
             ax.scatter([ref.flops], [s], marker=next(markers), color="tab:gray", s=36, zorder=3,
                        label=f"{ref.name} (reference, {ref.flops:.1e} FLOPs)")
             continue
@@ -95,9 +98,12 @@ def _scaling_axes(ax: Axes, table: StudyTable, task: str | None, fit: Fit | None
     if off_scale:
         ax.text(0.02, 0.97, "\n".join(off_scale), transform=ax.transAxes, va="top", fontsize=7, color="tab:red")
     ax.set_xscale("log")
-    # within about one decade matplotlib labels every minor tick, and they overprint each other: label 2× and 5× only
-    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-    ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf)))
+    low, high = ax.get_xlim()
+    if high < 100 * low:
+        # within about one decade matplotlib labels every minor tick, and they overprint each other: label 2× and
+        # 5× only; over wider spans (a suite beside real decoders) the decades alone are labelled
+        ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf)))
     ax.set_xlabel("pretraining FLOPs (6ND)")
     ax.grid(True, which="both", alpha=0.25)
 
@@ -127,6 +133,19 @@ def figure_per_task(table: StudyTable, out_dir: Path) -> list[Path]:
     _legend(axes.flat[0], 6)
     fig.tight_layout()
     return _save(fig, out_dir, "fig2_ndcg_vs_flops_per_task")
+
+
+def figure_comparison(table: StudyTable, out_dir: Path, title: str) -> list[Path]:
+    """One task's nDCG@10 vs FLOPs for points from two studies (``table.tasks`` is that one task): one study's
+    suite as lines per size, the other's models at their own FLOPs (``retscale.analysis.comparison``)."""
+    (task,) = table.tasks
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    _scaling_axes(ax, table, task)
+    ax.set_ylabel(f"nDCG@10 ({task})")
+    ax.set_title(title, fontsize=9)
+    # outside the axes: the models of interest sit at the far right, where a legend "best" placed inside would be
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out_dir, f"fig4_{task}_vs_flops_with_other_study")
 
 
 def figure_icl(table: StudyTable, out_dir: Path) -> list[Path]:

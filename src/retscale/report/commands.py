@@ -14,6 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--publish", metavar="DIR", type=Path, default=None,
                         help="also copy report.html, results.csv, config.json, tables/ and figures/ (no models "
                              "or caches) into DIR, e.g. docs/results/full")
+    parser.add_argument("--compare-to", metavar="OTHER_STUDY_DIR", type=Path, action="append", default=[],
+                        help="also set this study's models beside that study's pretrained suite on the tasks both "
+                             "evaluated (a figure and paired differences), e.g. real decoders beside runs/full; "
+                             "repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,12 +25,15 @@ def run(args: argparse.Namespace) -> int:
     from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET
     from retscale.study.store import open_store
 
+    for other in args.compare_to:  # a wrong folder stops here, before anything is rewritten
+        with open_store(other, readonly=True):
+            pass
     with open_store(args.study_dir, readonly=True) as store:
         store.export_csv(args.study_dir / RESULTS_CSV)
         store.export_parquet(args.study_dir / RESULTS_PARQUET)
         for note in store.status().notes():
             print(f"note: {note}")
-    print(build_report(args.study_dir))
+    print(build_report(args.study_dir, compare_to=args.compare_to))
     if args.publish is not None:
         from retscale.report.publish import publish
 

@@ -12,11 +12,13 @@ import dataclasses
 import html
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from retscale.analysis.comparison import ZERO_SHOT_SUFFIX, Comparison, compare, comparison_table
 from retscale.analysis.evidence import Evidence, gather_evidence, headline, ood_tasks
-from retscale.analysis.figures import figure_icl, figure_per_task, figure_scaling
+from retscale.analysis.figures import figure_comparison, figure_icl, figure_per_task, figure_scaling
 from retscale.analysis.inference import AVERAGE, extrapolation_warning
 from retscale.analysis.summary import Analysis, analyze, write_tables
 from retscale.analysis.table import StudyTable, load_table
@@ -251,8 +253,54 @@ def _evidence_section(evidence: Evidence | None, store: ResultsStore) -> str:
     return "".join(parts)
 
 
-def build_report(study_dir: str | Path) -> Path:
-    """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store."""
+def _comparison_section(comparisons: list[Comparison], flops: dict[str, float | None], figures: list[str]) -> str:
+    if not comparisons:
+        return ""
+    other = comparisons[0].other
+    out = (f"<h2>Against the {_e(other)} study</h2><p>This study's models beside the {_e(other)} study's pretrained "
+           "checkpoints on the task both evaluated, on the same queries. Intervals: 95% bootstrap over queries "
+           "(and fine-tuning seeds where a checkpoint has several). The difference is paired over queries against "
+           f"the {_e(other)} checkpoint with the highest score on this same task: choosing the best on the task it "
+           "is compared on flatters that checkpoint slightly.</p>")
+    for comp in comparisons:
+        diffs = {d.model: d for d in comp.differences}
+        rows = [[i.checkpoint, _flops(flops.get(i.checkpoint)), f"{i.score:.3f} [{i.low:.3f}, {i.high:.3f}]",
+                 i.n_queries[comp.task], i.n_seeds, diffs[i.checkpoint].text() if i.checkpoint in diffs else ""]
+                for i in comp.models + comp.suite]
+        out += (f"<h3>{_e(comp.task)}: best {_e(other)} checkpoint {_e(comp.best)}</h3>"
+                + _table(["model", "FLOPs", "nDCG@10 [95% CI]", "queries", "seeds", f"minus {comp.best}"], rows)
+                + "".join(f"<p class='note'>{_e(n)}</p>" for n in comp.notes))
+    return out + "".join(figures)
+
+
+def _flops(value: float | None) -> str:
+    return "—" if not value else f"{value:.3g}"
+
+
+def _compare(store: ResultsStore, other_dir: Path, fig_dir: Path, *, n_boot: int, seed: int
+             ) -> tuple[list[Comparison], str]:
+    """The comparisons with the study in ``other_dir``, and their report section with its figures."""
+    with open_store(other_dir, readonly=True) as other:
+        other_name = str(other.config().get("name", other_dir.name))
+        comparisons = compare(store, other, other_name, n_boot=n_boot, seed=seed)
+        flops = {e.name: e.flops for e in store.checkpoints()}
+        flops |= {f"{other_name}:{e.name}": e.flops for e in other.checkpoints()}
+        flops |= {name + ZERO_SHOT_SUFFIX: value for name, value in flops.items()}
+        figures = []
+        for comp in comparisons:
+            table = comparison_table(store, other, comp.task)
+            n_queries = comp.models[0].n_queries[comp.task]
+            png = figure_comparison(table, fig_dir, f"{comp.task}: the {other_name} suite and the models of "
+                                                    f"{store.config().get('name', 'this study')}, {n_queries} "
+                                                    "queries")[0]
+            figures.append(_figure(png, f"Fig 4: {comp.task} nDCG@10 vs pretraining FLOPs, the {other_name} suite "
+                                        "(lines, per size) and this study's models at their FLOPs."))
+    return comparisons, _comparison_section(comparisons, flops, figures)
+
+
+def build_report(study_dir: str | Path, compare_to: Sequence[str | Path] = ()) -> Path:
+    """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store; with
+    ``compare_to``, also set this study's models beside each of those studies' suites (Fig 4 and a section)."""
     study_dir = Path(study_dir)
     with open_store(study_dir, readonly=True) as store:
         config = store.config()
@@ -279,6 +327,13 @@ def build_report(study_dir: str | Path) -> Path:
                                    tolerance=float(analysis_cfg.get("isoflop_tolerance", 0.3)))
         if evidence is not None:
             write_json(study_dir / TABLES_DIR / "evidence.json", evidence.as_dict())
+        for stale in [*fig_dir.glob("fig4_*"), study_dir / TABLES_DIR / "comparison.json"]:
+            stale.unlink(missing_ok=True)  # from an earlier --compare-to: never publish a comparison not made now
+        comparison_parts = [_compare(store, Path(other), fig_dir, n_boot=int(analysis_cfg.get("bootstrap", 1000)),
+                                     seed=int(config.get("seed", 0))) for other in compare_to]
+        if compare_to:
+            write_json(study_dir / TABLES_DIR / "comparison.json", [c.as_dict() for part in comparison_parts
+                                                                     for c in part[0]])
         title = f"retscale study: {config.get('name', study_dir.name)}"
         parts = [f"<h1>{_e(title)}</h1>",
                  f"<p>{_e(config.get('description', ''))}</p>",
@@ -287,6 +342,7 @@ def build_report(study_dir: str | Path) -> Path:
                  f"{', '.join(headline_table.tasks)} ({result.n_queries} queries per average).</p>",
                  _evidence_section(evidence, store),
                  "<h2>Figures</h2>", *[_figure(p, c) for p, c in figs],
+                 *[section for _, section in comparison_parts],
                  _correlations_section(result, headline_table), _gains_section(result, headline_table),
                  _isoflop_section(result), _fits_section(result, headline_table), _checkpoints_section(store),
                  _hygiene_section(store),
