@@ -5,8 +5,10 @@ MFU = training FLOPs per token (retscale.flops "full" count: incl. attention sco
 divided by the fp32 matmul peak measured in the same process with the same thread count (a 1024² matmul). Two
 larger sizes (3.7M and 12M params), not in any preset, show where MFU ends up once matmuls dominate.
 The CPU is shared with other jobs: every number is noisy; the peak is re-measured next to each size.
+``--full-logits`` adds, per size and in the same minute, the plain loss (the whole ``tokens × vocabulary`` logits
+tensor, then ``F.cross_entropy``) that pretraining used before ``retscale.pretrain.loss``, and the speed-up.
 
-    python benchmarks/pretrain.py [--threads 1 2] [--steps 4] [--suites full]
+    python benchmarks/pretrain.py [--threads 1 2] [--steps 4] [--suites full] [--full-logits]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 import torch
+import torch.nn.functional as F
 
 from retscale.flops import measure_matmul_flops, param_counts, training_flops_per_token
 from retscale.pretrain.model import SizeSpec
@@ -42,6 +45,8 @@ def main() -> None:
                         help="leave glibc's malloc at its defaults (the CLI applies runtime.reuse_freed_memory)")
     parser.add_argument("--candidates", action="store_true",
                         help="the candidate shapes of the next reference design instead of the presets' sizes")
+    parser.add_argument("--full-logits", action="store_true",
+                        help="also time the plain full-logits loss, alternating with the blocked one")
     args = parser.parse_args()
     if not args.default_malloc:
         reuse_freed_memory()  # as every retscale command does
@@ -69,10 +74,24 @@ def main() -> None:
             with torch_threads(threads):
                 peak = measure_matmul_flops()
                 tok_s = probe_tokens_per_second(shape, suite.batch_size, steps=args.steps, compile=args.compile)
+                plain = probe_tokens_per_second(shape, suite.batch_size, steps=args.steps, compile=args.compile,
+                                                loss_fn=full_logits_loss) if args.full_logits else None
             achieved = training_flops_per_token(shape) * tok_s
             batch = f"{suite.batch_size}×{suite.seq_len}"
             print(f"{size.d_model}x{size.n_layers:<4}{preset:<7}{batch:>9}{suite.vocab_size:>6}{threads:>8}{n:>12,}"
                   f"{head_share:>6.0%}{tok_s:>9,.0f}{achieved / 1e9:>9.1f}{peak / 1e9:>7.1f}{achieved / peak:>6.0%}")
+            if plain is not None:
+                plain_flops = training_flops_per_token(shape) * plain
+                print(f"{'  full logits':<41}{plain:>9,.0f}{plain_flops / 1e9:>9.1f}{peak / 1e9:>7.1f}"
+                      f"{plain_flops / peak:>6.0%}  blocked loss ×{tok_s / plain:.2f}")
+
+
+def full_logits_loss(model: torch.nn.Module, batch: torch.Tensor, decoder: torch.nn.Module | None = None
+                     ) -> torch.Tensor:
+    """The loss as pretraining computed it before ``retscale.pretrain.loss``: all logits at once."""
+    hidden = (decoder or model.get_decoder())(input_ids=batch[:, :-1]).last_hidden_state
+    logits = model.get_output_embeddings()(hidden)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
 
 
 if __name__ == "__main__":

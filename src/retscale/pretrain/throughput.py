@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
 from retscale.flops import DecoderShape
+from retscale.pretrain.loss import next_token_loss
 from retscale.pretrain.model import build_model
 
 
@@ -26,19 +26,19 @@ def torch_threads(n: int | None) -> Iterator[None]:
 
 
 def probe_tokens_per_second(shape: DecoderShape, batch_size: int, steps: int = 3, warmup: int = 1, *,
-                            compile: bool = False) -> float:
+                            compile: bool = False, loss_fn: Callable[..., torch.Tensor] = next_token_loss) -> float:
     """Training tokens/s (forward, backward, AdamW step) on random tokens; the median of ``steps`` timed steps.
-    ``compile``: as pretraining with the suite option ``compile`` (the first steps, which compile, are warmup)."""
+    ``compile``: as pretraining with the suite option ``compile`` (the first steps, which compile, are warmup).
+    ``loss_fn(model, batch, decoder=...)``: the pretraining loss by default; a benchmark passes another to compare."""
     model = build_model(shape, eos_token_id=0, pad_token_id=1, seed=0)
-    forward = torch.compile(model) if compile else model
+    decoder = torch.compile(model.get_decoder()) if compile else None
     warmup = max(warmup, 2) if compile else warmup
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     batch = torch.randint(0, shape.vocab_size, (batch_size, shape.seq_len + 1))
     times = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
-        logits = forward(input_ids=batch[:, :-1]).logits
-        loss = F.cross_entropy(logits.reshape(-1, shape.vocab_size), batch[:, 1:].reshape(-1))
+        loss = loss_fn(model, batch, decoder=decoder)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from retscale.errors import UserError
@@ -32,6 +31,7 @@ from retscale.pretrain.checkpoint import (
     read_pretraining_record,
 )
 from retscale.pretrain.corpus import Corpus, build_corpus
+from retscale.pretrain.loss import next_token_loss
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import PlannedCheckpoint, SuiteSpec
 from retscale.pretrain.throughput import torch_threads
@@ -71,20 +71,18 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
     """Advance ``run`` along ``ck``'s schedule to ``end_step``, saving its state every ``spec.save_every`` steps
     and at the end. Batches depend only on the step, so a resumed segment replays exactly."""
     schedule = ck.schedule(spec.peak_lr)
-    vocab = ck.shape.vocab_size
     flops_per_token = training_flops_per_token(ck.shape)
     bar = tqdm(total=end_step, initial=run.step, desc=label, unit="step", disable=not show_progress, leave=False)
-    # torch.compile (suite option) fuses the element-wise ops (RMSNorm, SwiGLU, RoPE); it shares run.model's
-    # parameters, so saving and resuming go through run.model as usual
-    forward = torch.compile(run.model) if spec.compile and run.step < end_step else run.model
+    # torch.compile (suite option) fuses the decoder's element-wise ops (RMSNorm, SwiGLU, RoPE); it shares
+    # run.model's parameters, so saving and resuming go through run.model as usual
+    decoder = torch.compile(run.model.get_decoder()) if spec.compile and run.step < end_step else None
     while run.step < end_step:
         t0 = time.perf_counter()
         lr = schedule.lr(run.step)
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(run.step, spec.batch_size, spec.seq_len, spec.seed))
-        logits = forward(input_ids=batch[:, :-1]).logits
-        loss = F.cross_entropy(logits.reshape(-1, vocab).float(), batch[:, 1:].reshape(-1))
+        loss = next_token_loss(run.model, batch, decoder=decoder)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
@@ -112,10 +110,9 @@ def heldout_loss(model: torch.nn.Module, corpus: Corpus, spec: SuiteSpec) -> flo
     total, count = 0.0, 0
     for rows in corpus.heldout_batches(spec.eval_sequences, spec.batch_size, spec.seq_len):
         batch = torch.from_numpy(rows)
-        logits = model(input_ids=batch[:, :-1]).logits
-        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1),
-                                 reduction="sum").item()
-        count += batch[:, 1:].numel()
+        n_tokens = batch[:, 1:].numel()
+        total += next_token_loss(model, batch).item() * n_tokens
+        count += n_tokens
     model.train()
     return total / count
 
