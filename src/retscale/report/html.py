@@ -30,6 +30,7 @@ from retscale.study.names import (
     REPORT_FILE,
     TABLES_DIR,
     CheckpointKind,
+    Metric,
     StageName,
 )
 from retscale.study.store import ResultsStore, open_store
@@ -253,7 +254,8 @@ def _evidence_section(evidence: Evidence | None, store: ResultsStore) -> str:
     return "".join(parts)
 
 
-def _comparison_section(comparisons: list[Comparison], flops: dict[str, float | None], figures: list[str]) -> str:
+def _comparison_section(comparisons: list[Comparison], flops: dict[str, float | None], figures: list[str],
+                        budgets: tuple[str, str]) -> str:
     if not comparisons:
         return ""
     other = comparisons[0].other
@@ -261,7 +263,8 @@ def _comparison_section(comparisons: list[Comparison], flops: dict[str, float | 
            "checkpoints on the task both evaluated, on the same queries. Intervals: 95% bootstrap over queries "
            "(and fine-tuning seeds where a checkpoint has several). The difference is paired over queries against "
            f"the {_e(other)} checkpoint with the highest score on this same task: choosing the best on the task it "
-           "is compared on flatters that checkpoint slightly.</p>")
+           "is compared on flatters that checkpoint slightly.</p>"
+           f"<p>Fine-tuning budgets — this study: {_e(budgets[0])}; {_e(other)}: {_e(budgets[1])}.</p>")
     for comp in comparisons:
         diffs = {d.model: d for d in comp.differences}
         rows = [[i.checkpoint, _flops(flops.get(i.checkpoint)), f"{i.score:.3f} [{i.low:.3f}, {i.high:.3f}]",
@@ -271,6 +274,25 @@ def _comparison_section(comparisons: list[Comparison], flops: dict[str, float | 
                 + _table(["model", "FLOPs", "nDCG@10 [95% CI]", "queries", "seeds", f"minus {comp.best}"], rows)
                 + "".join(f"<p class='note'>{_e(n)}</p>" for n in comp.notes))
     return out + "".join(figures)
+
+
+def _fine_tuning_budget(store: ResultsStore) -> str:
+    """One line: the pairs, negatives, τ, learning rate, batch, lengths and seeds a study fine-tuned with (its
+    config as stored, with the defaults it ran under)."""
+    from retscale.finetune.config import FinetuneOptions
+    from retscale.pairs.wiki import WikiPairsOptions
+
+    config = store.config()
+    ft = FinetuneOptions.model_validate(config.get("finetune", {}))
+    pairs = WikiPairsOptions.model_validate(config.get("pairs", {}))
+    mined = next((r.value for r in store.rows(stage=StageName.MINING) if r.metric == Metric.MINED_PAIRS), None)
+    seeds = len(config.get("finetune_seeds") or []) or 1
+    kept = f" ({mined:,.0f} kept with all their hard negatives)" if mined is not None else ""
+    n_pairs = "all" if pairs.max_pairs is None else f"{pairs.max_pairs:,}"
+    return (f"{n_pairs} pairs{kept}, {ft.n_negatives} BM25 hard negatives"
+            f"{' + in-batch' if ft.in_batch_negatives else ''}, τ {ft.temperature:g}, lr {ft.learning_rate:g}, "
+            f"batch {ft.batch_size}, queries {ft.query_max_length} / passages {ft.passage_max_length} tokens, "
+            f"{ft.epochs} epoch{'s' if ft.epochs > 1 else ''}, {seeds} seed{'s' if seeds > 1 else ''}")
 
 
 def _flops(value: float | None) -> str:
@@ -295,7 +317,8 @@ def _compare(store: ResultsStore, other_dir: Path, fig_dir: Path, *, n_boot: int
                                                     "queries")[0]
             figures.append(_figure(png, f"Fig 4: {comp.task} nDCG@10 vs pretraining FLOPs, the {other_name} suite "
                                         "(lines, per size) and this study's models at their FLOPs."))
-    return comparisons, _comparison_section(comparisons, flops, figures)
+        budgets = (_fine_tuning_budget(store), _fine_tuning_budget(other))
+    return comparisons, _comparison_section(comparisons, flops, figures, budgets)
 
 
 def build_report(study_dir: str | Path, compare_to: Sequence[str | Path] = ()) -> Path:
