@@ -87,7 +87,7 @@ def analyze(table: StudyTable, *, n_boot: int = 1000, seed: int = 0, predict_flo
                 corrs.append(CorrelationRow("ICL core average", label, "pooled", correlation(
                     [s[0] for s in sel], [s[1] for s in sel], method, n_boot=n_boot, seed=seed)))
     else:
-        notes.append("no ICL scores: the ICL↔nDCG@10 correlations are missing")
+        notes.append("no ICL scores for the fitted checkpoints: the ICL↔nDCG@10 correlations are missing")
     best = best_pooled_fit(fits)
     iso = isoflop_overlap(suite, {k: v for k, v in avg.items() if v is not None}, tolerance=tolerance,
                           trend=None if best is None else best.predict, n_boot=n_boot, seed=seed)

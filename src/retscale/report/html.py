@@ -102,7 +102,7 @@ def _correlations_section(result: Analysis, table: StudyTable) -> str:
     if items:
         out += f"<p>ICL items scored per checkpoint — {_e(items)}.</p>"
     out += (_table(["group", "score", "method", "r [95% CI] (n)", "p"], icl, left=3) if icl
-            else '<p class="note">No ICL scores in this study.</p>')
+            else '<p class="note">No ICL correlation: it needs ICL scores of fitted checkpoints.</p>')
     return out
 
 
@@ -216,8 +216,9 @@ def _provenance_section(store: ResultsStore) -> str:
 def _evidence_section(evidence: Evidence | None, store: ResultsStore) -> str:
     """The findings as the issue-11 standards want them: each with its number, CI and n — nothing stronger."""
     if evidence is None:
-        return ("<h2>Findings with intervals</h2><p class='note'>No per-query results in this study (an older "
-                "store, or fewer than two pretrained checkpoints): no query-bootstrap intervals.</p>")
+        return ("<h2>Findings with intervals</h2><p class='note'>No scaling findings: they need per-query results "
+                "of at least two pretrained suite checkpoints, and this study has fewer (or is an older store). A "
+                "study of reference models gets its intervals from <code>retscale report --compare-to</code>.</p>")
     items = "".join(f"<li>{_e(line)}</li>" for line in headline(evidence))
     gains = [[g.checkpoint, g.control, _num(g.gain, 4), f"[{_num(g.low, 4)}, {_num(g.high, 4)}]",
               "yes" if g.excludes_zero else "no", g.n_seeds_checkpoint, g.n_seeds_control]
