@@ -18,8 +18,6 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
 from retscale.analysis import inference as inf
 from retscale.analysis.evidence import per_query_vectors
 from retscale.analysis.table import Point, StudyTable, load_table
@@ -123,17 +121,8 @@ def _compare_task(task: str, other_name: str, mine: dict, suite: dict, *, n_boot
                  if i.task == task}
     suite_labels = [f"{other_name}:{k}" for k in suite]
     best = max(suite_labels, key=lambda label: intervals[label].score)
-    names = list(every)
-    point, boot = reps.scores(names, task)
-    j = names.index(best)
-    differences = []
-    for label in mine:
-        i = names.index(label)
-        diff = boot[:, i] - boot[:, j]
-        alpha = (1 - level) / 2
-        differences.append(Difference(label, best, task, float(point[i] - point[j]),
-                                      float(np.quantile(diff, alpha)), float(np.quantile(diff, 1 - alpha)),
-                                      len(order), reps.n_boot, reps.resampling, level))
+    differences = [Difference(label, best, task, *reps.difference(label, best, task, level), len(order),
+                              reps.n_boot, reps.resampling, level) for label in mine]
     return Comparison(task, other_name, [intervals[label] for label in mine],
                       [intervals[label] for label in suite_labels], best, differences, notes)
 

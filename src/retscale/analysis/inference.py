@@ -171,6 +171,13 @@ class Replicates:
             names = [c.name for c in self.checkpoints if c.kind == CheckpointKind.SUITE]
         return _mean_over_tasks(self.point, self.boot, [self.index(n) for n in names], self.task_columns(tasks))
 
+    def difference(self, name: str, reference: str, tasks: Sequence[str] | str | None = None, level: float = 0.95
+                   ) -> tuple[float, float, float]:
+        """score(name) − score(reference) and its percentile CI: paired, as both come from the same draws."""
+        point, boot = self.scores([name, reference], tasks)
+        low, high = _percentiles(boot[:, 0] - boot[:, 1], level)
+        return float(point[0] - point[1]), float(low), float(high)
+
     def task_columns(self, tasks: Sequence[str] | str | None) -> list[int]:
         chosen = [tasks] if isinstance(tasks, str) else list(tasks or self.tasks)
         missing = [t for t in chosen if t not in self.tasks]

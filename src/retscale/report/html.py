@@ -300,9 +300,9 @@ def _flops(value: float | None) -> str:
     return "—" if not value else f"{value:.3g}"
 
 
-def _compare(store: ResultsStore, other_dir: Path, fig_dir: Path, *, n_boot: int, seed: int
+def _compare(store: ResultsStore, name: str, other_dir: Path, fig_dir: Path, *, n_boot: int, seed: int
              ) -> tuple[list[Comparison], str]:
-    """The comparisons with the study in ``other_dir``, and their report section with its figures."""
+    """The comparisons of study ``name`` with the study in ``other_dir``, and their report section."""
     with open_store(other_dir, readonly=True) as other:
         other_name = str(other.config().get("name", other_dir.name))
         comparisons = compare(store, other, other_name, n_boot=n_boot, seed=seed)
@@ -314,8 +314,7 @@ def _compare(store: ResultsStore, other_dir: Path, fig_dir: Path, *, n_boot: int
             table = comparison_table(store, other, comp.task)
             n_queries = comp.models[0].n_queries[comp.task]
             png = figure_comparison(table, fig_dir, f"{comp.task}: the {other_name} suite and the models of "
-                                                    f"{store.config().get('name', 'this study')}, {n_queries} "
-                                                    "queries", other_name)[0]
+                                                    f"{name}, {n_queries} queries", other_name)[0]
             figures.append(_figure(png, f"Fig 4: {comp.task} nDCG@10 vs pretraining FLOPs, the {other_name} suite "
                                         "(lines, per size) and this study's models at their FLOPs."))
         budgets = (_fine_tuning_budget(store), _fine_tuning_budget(other))
@@ -353,12 +352,13 @@ def build_report(study_dir: str | Path, compare_to: Sequence[str | Path] = ()) -
             write_json(study_dir / TABLES_DIR / "evidence.json", evidence.as_dict())
         for stale in [*fig_dir.glob("fig4_*"), study_dir / TABLES_DIR / "comparison.json"]:
             stale.unlink(missing_ok=True)  # from an earlier --compare-to: never publish a comparison not made now
-        comparison_parts = [_compare(store, Path(other), fig_dir, n_boot=int(analysis_cfg.get("bootstrap", 1000)),
+        name = str(config.get("name", study_dir.name))
+        comparison_parts = [_compare(store, name, Path(other), fig_dir, n_boot=int(analysis_cfg.get("bootstrap", 1000)),
                                      seed=int(config.get("seed", 0))) for other in compare_to]
         if compare_to:
             write_json(study_dir / TABLES_DIR / "comparison.json", [c.as_dict() for part in comparison_parts
                                                                      for c in part[0]])
-        title = f"retscale study: {config.get('name', study_dir.name)}"
+        title = f"retscale study: {name}"
         parts = [f"<h1>{_e(title)}</h1>",
                  f"<p>{_e(config.get('description', ''))}</p>",
                  f"<p>{result.n_checkpoints} fitted checkpoints in {len(table.sizes())} sizes, "
