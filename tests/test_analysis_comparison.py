@@ -107,6 +107,15 @@ def test_no_shared_task_gives_no_comparison(tmp_path: Path) -> None:
         assert compare(mine, other, "suite", n_boot=200) == []
 
 
+def test_a_suite_is_not_compared_as_models_since_the_figure_does_not_draw_it(tmp_path: Path) -> None:
+    _suite_study(tmp_path / "a")
+    _suite_study(tmp_path / "b")
+    with open_store(tmp_path / "a", readonly=True) as mine, open_store(tmp_path / "b", readonly=True) as other:
+        assert compare(mine, other, "b", n_boot=200) == []
+        drawn = comparison_table(mine, other, "scifact").points
+    assert not [p for p in drawn if p.kind == CheckpointKind.EXTERNAL]
+
+
 def test_report_compare_to_adds_figure_section_and_table_and_a_plain_rebuild_drops_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _suite_study(tmp_path / "suite")

@@ -49,15 +49,17 @@ class _BlockedLinearCrossEntropy(torch.autograd.Function):
         return grad_hidden * scale, grad_weight * scale, None, None
 
 
-def _block_softmax(h: torch.Tensor, weight: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(softmax of the block's logits, written over them; the block's summed loss). One exp pass, not two."""
+def _block_softmax(h: torch.Tensor, weight: torch.Tensor, t: torch.Tensor, normalise: bool = True
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(softmax of the block's logits, written over them; the block's summed loss). One exp pass, not two.
+    ``normalise=False`` skips the division when only the loss is wanted (the probabilities are then unnormalised)."""
     logits = h @ weight.T
     gold = logits.gather(1, t[:, None]).squeeze(1)
     top = logits.amax(dim=1, keepdim=True)
     probs = logits.sub_(top).exp_()
     norm = probs.sum(dim=1, keepdim=True)
     loss = (top.squeeze(1) + norm.log().squeeze(1) - gold).sum().float()
-    return probs.div_(norm), loss
+    return (probs.div_(norm) if normalise else probs), loss
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
@@ -68,7 +70,7 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _BlockedLinearCrossEntropy.apply(hidden, weight, targets, block_rows)
     with torch.no_grad():
-        total = sum(_block_softmax(hidden[s:s + block_rows], weight, targets[s:s + block_rows])[1]
+        total = sum(_block_softmax(hidden[s:s + block_rows], weight, targets[s:s + block_rows], normalise=False)[1]
                     for s in range(0, hidden.shape[0], block_rows))
     return total / hidden.shape[0]  # type: ignore[operator]
 

@@ -15,14 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also copy report.html, results.csv, config.json, tables/ and figures/ (no models "
                              "or caches) into DIR, e.g. docs/results/full")
     parser.add_argument("--compare-to", metavar="OTHER_STUDY_DIR", type=Path, action="append", default=[],
-                        help="also set this study's models beside that study's pretrained suite on the tasks both "
-                             "evaluated (a figure and paired differences), e.g. real decoders beside runs/full; "
-                             "repeatable")
+                        help="also set this study's external models (checkpoints.models) beside that study's "
+                             "pretrained suite on the tasks both evaluated (a figure and paired differences), "
+                             "e.g. real decoders beside runs/full; repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
     from retscale.report.html import build_report
-    from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET
+    from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET, CheckpointKind
     from retscale.study.store import open_store
 
     for other in args.compare_to:  # a wrong folder stops here, before anything is rewritten
@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
         store.export_parquet(args.study_dir / RESULTS_PARQUET)
         for note in store.status().notes():
             print(f"note: {note}")
+        if args.compare_to and not any(e.kind == CheckpointKind.EXTERNAL for e in store.checkpoints()):
+            print(f"note: --compare-to: {args.study_dir} has no external models (checkpoints.models) to set beside "
+                  "another study's suite; no comparison is made")
     print(build_report(args.study_dir, compare_to=args.compare_to))
     if args.publish is not None:
         from retscale.report.publish import publish
