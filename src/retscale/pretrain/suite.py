@@ -4,14 +4,16 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
 
 * ``smoke`` — two ~24k/71k-parameter models, ratios 0.5 and 1; seconds; for the tests.
 * ``mini`` — the default study's suite: 3 sizes (105k, 166k, 320k params) × ratios 1, 2, 4 = 9 checkpoints,
-  sized for ≈ 5–8 minutes of pretraining on a 2-core CPU so the whole study fits in 20 minutes. Honest caveat: that budget only allows ratios 1–4, far
-  below the paper's 20–10,000; the mini suite exercises the pipeline and the FLOPs axis, not the paper's regime.
+  sized so the whole study fits in 20 minutes on a 2-core CPU (its pretraining takes about 75 s there). That budget
+  only allows ratios 1–4, far below the paper's 20–10,000: the mini suite exercises the pipeline and the FLOPs axis,
+  not the paper's regime.
 * ``full`` — the reference suite (issue 11; docs/results/EXPERIMENTS.md): vocabulary 4,096, batch 64 × 128, three
   widths (d64, d128, d192; 0.36M, 0.93M, 1.67M params) at 20 tokens/param, and the smallest also at 50, 100 and 210
   (one decade of D on one WSD trunk; 210, not 200, because whole steps make 20 → 200 a factor 9.998). Every checkpoint is at ≥ 20 tokens/param, as the paper's are. The duration
   axis sits on the smallest size because a trunk costs its longest budget: d64 to 210 tokens/param is ~65 minutes
-  by the ``--plan`` estimate (83 measured on a shared CPU), d128 would be ~3 hours. In throughput probes d128 and
-  d192 ran at 40–41% and 47–52% MFU; d64, whose LM head dominates, at 19–24% (docs/results/EXPERIMENTS.md §5).
+  by the ``--plan`` estimate (83 measured on a shared CPU), d128 would be ~3 hours. With the blocked LM-head loss
+  (``retscale.pretrain.loss``) d128 and d192 run at 45–51% and 52–66% MFU; d64, whose LM head dominates, at 37–50%
+  (docs/results/EXPERIMENTS.md §5, §9).
   ``retscale pretrain --plan full`` prints the estimate (2.2 hours of pretraining).
 """
 
