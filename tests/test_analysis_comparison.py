@@ -113,7 +113,7 @@ def test_a_suite_is_not_compared_as_models_since_the_figure_does_not_draw_it(tmp
     with open_store(tmp_path / "a", readonly=True) as mine, open_store(tmp_path / "b", readonly=True) as other:
         assert compare(mine, other, "b", n_boot=200) == []
         drawn = comparison_table(mine, other, "scifact").points
-    assert not [p for p in drawn if p.kind == CheckpointKind.EXTERNAL]
+    assert len([p for p in drawn if p.kind == CheckpointKind.SUITE]) == 2  # b's d64-r20 and d128-r20 only, not a's
 
 
 def test_report_compare_to_adds_figure_section_and_table_and_a_plain_rebuild_drops_them(

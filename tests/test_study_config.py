@@ -29,7 +29,6 @@ def test_every_preset_validates() -> None:
         assert config.eval.tasks
 
 
-
 def test_built_in_studies_fine_tune_at_a_tenth_of_the_pretraining_peak_lr_or_less() -> None:
     """Issue 11's proportions: one fine-tuning recipe per built-in study, at ≤ 1/10 of its suite's pretraining peak
     LR; the reference study also processes ≤ 30% of the smallest checkpoint's pretraining tokens (an upper bound:
@@ -46,6 +45,7 @@ def test_built_in_studies_fine_tune_at_a_tenth_of_the_pretraining_peak_lr_or_les
     tokens = ft.epochs * config.pairs.max_pairs * (ft.query_max_length + (1 + ft.n_negatives) * ft.passage_max_length)
     smallest = min(c.tokens for c in suite_spec(config).checkpoints())
     assert tokens <= 0.3 * smallest
+
 
 def test_minimal_config_and_defaults(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"

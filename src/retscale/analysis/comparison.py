@@ -4,7 +4,8 @@ This is how real decoders (a study of reference models such as ``real-cpu``) are
 (``full``): both studies score the same queries of a task, so each difference is paired over queries.
 
 Per shared task:
-- every model of this study, fine-tuned and (where run) zero-shot, with a CI over queries;
+- every external model of this study (``checkpoints.models``), fine-tuned and (where run) zero-shot, with a CI
+  over queries; this study's own suite checkpoints are not compared (Fig 4 does not draw them);
 - every pretrained checkpoint of the other study, with a CI over queries and fine-tuning seeds;
 - each model of this study minus the other study's best pretrained checkpoint on that task, paired over queries.
   "Best" is chosen on this same task, which flatters the other study a little (winner's curse); the report says so.

@@ -12,8 +12,8 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
   (one decade of D on one WSD trunk; 210, not 200, because whole steps make 20 → 200 a factor 9.998). Every checkpoint is at ≥ 20 tokens/param, as the paper's are. The duration
   axis sits on the smallest size because a trunk costs its longest budget: d64 to 210 tokens/param is ~65 minutes
   by the ``--plan`` estimate (83 measured on a shared CPU), d128 would be ~3 hours. With the blocked LM-head loss
-  (``retscale.pretrain.loss``) d128 and d192 run at 45–51% and 52–66% MFU; d64, whose LM head dominates, at 37–50%
-  (docs/results/EXPERIMENTS.md §5, §9).
+  (``retscale.pretrain.loss``), over eleven benchmark runs, d192 runs at 44–66% MFU and d128 at 31–60% (median
+  49%); d64, whose LM head dominates, at 35–50% (median 39%) (docs/results/EXPERIMENTS.md §5, §9).
   ``retscale pretrain --plan full`` prints the estimate (2.2 hours of pretraining).
 """
 

@@ -323,7 +323,8 @@ def _compare(store: ResultsStore, name: str, other_dir: Path, fig_dir: Path, *, 
 
 def build_report(study_dir: str | Path, compare_to: Sequence[str | Path] = ()) -> Path:
     """Rebuild ``report.html``, ``figures/`` and ``tables/`` in ``study_dir`` from its results store; with
-    ``compare_to``, also set this study's models beside each of those studies' suites (Fig 4 and a section)."""
+    ``compare_to``, also set this study's external models beside each of those studies' suites (Fig 4 and a
+    section)."""
     study_dir = Path(study_dir)
     with open_store(study_dir, readonly=True) as store:
         config = store.config()

@@ -43,11 +43,13 @@ def replicates(models: dict, metric: str) -> inf.Replicates:
         for name, (output, _) in models.items():
             qids, vectors = per_query_vectors(output, task, metric)
             order = order or qids
+            if set(qids) != set(order):
+                raise SystemExit(f"{name} scored other {task} queries than the first model")
             index = {q: i for i, q in enumerate(qids)}
             aligned[name] = np.array([[v[index[q]] for q in order] for v in vectors])
         scored = ~np.all(np.isnan(np.concatenate(list(aligned.values()))), axis=0)  # CE: 5 ArguAna queries
         runs[task] = {name: [list(v[scored]) for v in vs] for name, vs in aligned.items()}
-    checkpoints = [inf.ModelOnAxes(name, "d128", float(e.n_params or 1), float(e.tokens or 0),
+    checkpoints = [inf.ModelOnAxes(name, e.size, float(e.n_params or 1), float(e.tokens or 0),
                                    CheckpointKind.CONTROL if e.kind == CheckpointKind.CONTROL else CheckpointKind.SUITE)
                    for name, (_, e) in models.items()]
     scores = inf.PerQueryScores.from_runs(checkpoints, runs, metric)
