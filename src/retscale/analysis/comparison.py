@@ -79,12 +79,18 @@ def _runs(store: ResultsStore, entries: list[ModelEntry], task: str, stage: str,
     return out
 
 
+def compared_models(store: ResultsStore) -> list[ModelEntry]:
+    """The models of a study that a comparison sets beside another study's suite: its external models
+    (``checkpoints.models``). Its own suite checkpoints are not compared: the figure (``comparison_table``) does not
+    draw them either."""
+    return [e for e in store.checkpoints() if e.kind == CheckpointKind.EXTERNAL]
+
+
 def compare(store: ResultsStore, other: ResultsStore, other_name: str, *, n_boot: int = 2000, seed: int = 0,
             level: float = 0.95) -> list[Comparison]:
-    """One ``Comparison`` per task that this study's external models and the other study's pretrained suite both
-    have per-query nDCG@10 for; [] when there is none. This study's own suite checkpoints are not compared: the
-    figure (``comparison_table``) does not draw them either."""
-    ours = [e for e in store.checkpoints() if e.kind == CheckpointKind.EXTERNAL]
+    """One ``Comparison`` per task that this study's ``compared_models`` and the other study's pretrained suite
+    both have per-query nDCG@10 for; [] when there is none."""
+    ours = compared_models(store)
     theirs = sorted((e for e in other.checkpoints() if e.kind == CheckpointKind.SUITE),
                     key=lambda e: (e.flops or 0.0, e.name))
     tasks = sorted({t for e in ours for stage in (StageName.EVALUATE, StageName.ZERO_SHOT)

@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from retscale.analysis.comparison import compared_models
     from retscale.report.html import build_report
-    from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET, CheckpointKind
+    from retscale.study.names import RESULTS_CSV, RESULTS_PARQUET
     from retscale.study.store import open_store
 
     for other in args.compare_to:  # a wrong folder stops here, before anything is rewritten
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         store.export_parquet(args.study_dir / RESULTS_PARQUET)
         for note in store.status().notes():
             print(f"note: {note}")
-        if args.compare_to and not any(e.kind == CheckpointKind.EXTERNAL for e in store.checkpoints()):
+        if args.compare_to and not compared_models(store):
             print(f"note: --compare-to: {args.study_dir} has no external models (checkpoints.models) to set beside "
                   "another study's suite; no comparison is made")
     print(build_report(args.study_dir, compare_to=args.compare_to))
