@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-probe", action="store_true", help="with --plan: skip the throughput probe")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads; unset: torch default (one per core). 1 is faster when other jobs share the CPU")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="torch.compile the decoder (a speed setting; needs a C++ compiler); unset: the suite's "
+                             "own setting (on in full)")
     parser.add_argument("--output", type=Path, default=None,
                         help="output folder; unset: $RETSCALE_HOME/pretrain/suites/SUITE")
 
@@ -32,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     spec = get_suite(args.suite)
     if args.threads:
         spec = dataclasses.replace(spec, threads=args.threads)
+    if args.compile is not None:
+        spec = dataclasses.replace(spec, compile=args.compile)
     print(format_plan(spec, plan_suite(spec, probe=not args.no_probe)))
     if args.plan:
         return 0

@@ -27,10 +27,16 @@ def plan_suite(spec: SuiteSpec, probe: bool = True) -> list[PlanRow]:
     previous_branch: dict[str, int] = {}
     for ck in spec.checkpoints():
         if probe and ck.size.name not in speed:
-            from retscale.pretrain.throughput import probe_tokens_per_second, torch_threads
+            from torch._dynamo.exc import TorchDynamoException
+
+            from retscale.pretrain.throughput import compile_failed, probe_training_speed, torch_threads
 
             with torch_threads(spec.threads):
-                speed[ck.size.name] = probe_tokens_per_second(ck.shape, spec.batch_size)
+                try:
+                    speed[ck.size.name] = probe_training_speed(ck.shape, spec.batch_size,
+                                                               compile=spec.compile).tokens_per_second
+                except TorchDynamoException as error:
+                    raise compile_failed(spec.name, error) from None
         start = previous_branch.get(ck.size.name, 0)
         previous_branch[ck.size.name] = ck.decay_start
         steps = (ck.decay_start - start) + (ck.steps - ck.decay_start)

@@ -11,10 +11,10 @@ Presets (ratios are tokens per *total* parameter, see :mod:`retscale.flops`):
   widths (d64, d128, d192; 0.36M, 0.93M, 1.67M params) at 20 tokens/param, and the smallest also at 50, 100 and 210
   (one decade of D on one WSD trunk; 210, not 200, because whole steps make 20 → 200 a factor 9.998). Every checkpoint is at ≥ 20 tokens/param, as the paper's are. The duration
   axis sits on the smallest size because a trunk costs its longest budget: d64 to 210 tokens/param is ~65 minutes
-  by the ``--plan`` estimate (83 measured on a shared CPU), d128 would be ~3 hours. With the blocked LM-head loss
-  (``retscale.pretrain.loss``), over eleven benchmark runs, d192 runs at 44–66% MFU and d128 at 31–60% (median
-  49%); d64, whose LM head dominates, at 35–50% (median 39%) (docs/results/EXPERIMENTS.md §5, §9).
-  ``retscale pretrain --plan full`` prints the estimate (2.2 hours of pretraining).
+  in session 4's ``--plan`` estimate (83 measured on a shared CPU), d128 would have been ~3 hours. With the blocked
+  LM-head loss (``retscale.pretrain.loss``) and ``compile`` on (this preset; EXPERIMENTS.md §9, §13), d64, whose
+  LM head dominates, runs at 40–43% MFU, d128 at 52–54%, d192 at 59–61% (eager: d64 35–37%).
+  ``retscale pretrain --plan full`` prints the estimate (about an hour of pretraining on an idle CPU today).
 """
 
 from __future__ import annotations
@@ -89,9 +89,10 @@ class SuiteSpec:
     # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
     # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
-    # torch.compile the training step (fuses RMSNorm, SwiGLU, RoPE). Measured on this CPU: +3–11% on 1 thread and
-    # nothing on 2 when idle, much more under CPU contention (docs/results/EXPERIMENTS.md); off in every preset.
-    # Part of the stage key: fused kernels round differently.
+    # torch.compile the decoder (fuses RMSNorm, SwiGLU, RoPE): on in `full`, whose d64 it takes from ~38% to ~44%
+    # MFU (EXPERIMENTS.md §13); off in the small presets, where a cold compile costs more than it saves. A speed
+    # setting like threads, not in any cache key: d64-r20 trained with and without it has the same held-out loss
+    # to 1e-12 and retrieval scores within float noise (§13). Needs a C++ compiler (a one-line error says so).
     compile: bool = False
 
     @property
@@ -167,7 +168,7 @@ SUITES: dict[str, SuiteSpec] = {
                SizeSpec("d128", d_model=128, n_layers=2, n_heads=4),
                SizeSpec("d192", d_model=192, n_layers=2, n_heads=6)),
         ratios=(20.0,), vocab_size=4096, seq_len=128, batch_size=64, peak_lr=3e-3,
-        save_every=200, eval_sequences=512, corpus=CorpusSpec(vocab_size=4096, max_chars=None)),
+        save_every=200, eval_sequences=512, compile=True, corpus=CorpusSpec(vocab_size=4096, max_chars=None)),
 }
 
 

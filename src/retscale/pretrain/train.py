@@ -34,7 +34,7 @@ from retscale.pretrain.corpus import Corpus, build_corpus
 from retscale.pretrain.loss import next_token_loss
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import PlannedCheckpoint, SuiteSpec
-from retscale.pretrain.throughput import torch_threads
+from retscale.pretrain.throughput import compile_failed, torch_threads
 from retscale.pretrain.tokenizer import load_bpe_tokenizer
 from retscale.runtime import decay_groups, load_training_state, save_training_state
 
@@ -82,7 +82,7 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(run.step, spec.batch_size, spec.seq_len, spec.seed))
-        loss = next_token_loss(run.model, batch, decoder=decoder)
+        loss = _compiled_step_loss(run, batch, decoder, spec.name)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
@@ -102,6 +102,18 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
     bar.close()
     if run.step == end_step and not state_path.exists():
         run.save(state_path)  # a zero-length segment still leaves its state behind
+
+
+def _compiled_step_loss(run: Run, batch: torch.Tensor, decoder: torch.nn.Module | None, suite: str) -> torch.Tensor:
+    """The step's loss through the compiled decoder, if any; a compiler that fails is a user error."""
+    if decoder is None:
+        return next_token_loss(run.model, batch)
+    from torch._dynamo.exc import TorchDynamoException
+
+    try:
+        return next_token_loss(run.model, batch, decoder=decoder)
+    except TorchDynamoException as error:
+        raise compile_failed(suite, error) from None
 
 
 @torch.no_grad()
@@ -137,9 +149,10 @@ def _finish(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corpus, ou
 
 
 def _fingerprint(spec: SuiteSpec, cks: list[PlannedCheckpoint]) -> str:
-    """What the training trajectory of a size depends on (not save_every/threads/eval settings)."""
+    """What the training trajectory of a size depends on (not the speed settings threads and compile, save_every or
+    eval settings)."""
     keep = {k: v for k, v in dataclasses.asdict(spec).items()
-            if k not in ("name", "save_every", "threads", "eval_sequences", "sizes", "ratios")}
+            if k not in ("name", "save_every", "threads", "compile", "eval_sequences", "sizes", "ratios")}
     return stable_hash({"spec": keep, "checkpoints": [dataclasses.asdict(ck) for ck in cks]})
 
 
