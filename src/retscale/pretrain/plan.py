@@ -27,7 +27,8 @@ def plan_suite(spec: SuiteSpec, probe: bool = True) -> list[PlanRow]:
     previous_branch: dict[str, int] = {}
     for ck in spec.checkpoints():
         if probe and ck.size.name not in speed:
-            from torch._dynamo.exc import TorchDynamoException
+            from torch._dynamo.exc import BackendCompilerFailed
+            from torch._inductor.exc import InductorError
 
             from retscale.pretrain.throughput import compile_failed, probe_training_speed, torch_threads
 
@@ -35,7 +36,9 @@ def plan_suite(spec: SuiteSpec, probe: bool = True) -> list[PlanRow]:
                 try:
                     speed[ck.size.name] = probe_training_speed(ck.shape, spec.batch_size,
                                                                compile=spec.compile).tokens_per_second
-                except TorchDynamoException as error:
+                except (BackendCompilerFailed, InductorError) as error:
+                    if not spec.compile:
+                        raise
                     raise compile_failed(spec.name, error) from None
         start = previous_branch.get(ck.size.name, 0)
         previous_branch[ck.size.name] = ck.decay_start

@@ -89,10 +89,10 @@ class SuiteSpec:
     # jobs two spinning OpenMP threads are often 3–10× *slower* than one (measured here): set 1 when sharing.
     # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
-    # torch.compile the decoder (fuses RMSNorm, SwiGLU, RoPE): on in `full`, whose d64 it takes from ~38% to ~44%
-    # MFU (EXPERIMENTS.md §13); off in the small presets, where a cold compile costs more than it saves. A speed
-    # setting like threads, not in any cache key: d64-r20 trained with and without it has the same held-out loss
-    # to 1e-12 and retrieval scores within float noise (§13). Needs a C++ compiler (a one-line error says so).
+    # torch.compile the decoder (fuses RMSNorm, SwiGLU, RoPE): on in `full`, whose d64 it takes from 35–37% to
+    # 40–43% MFU (EXPERIMENTS.md §13); off in the small presets, where a cold compile costs more than it saves. A
+    # speed setting like threads, in no cache key: d64-r20 trained with it ranks every evaluation query exactly as
+    # the committed eager one (§13). Needs a C++ compiler (a one-line error says so).
     compile: bool = False
 
     @property

@@ -91,5 +91,5 @@ def probe_training_speed(shape: DecoderShape, batch_size: int, steps: int = 3, w
     tok_s = batch_size * shape.seq_len / statistics.median(times)
     if not paired_peak:
         return TrainingSpeed(tok_s)
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    quartiles = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else [ratios[0]] * 3
     return TrainingSpeed(tok_s, statistics.median(ratios), (quartiles[0], quartiles[2]), (min(peaks), max(peaks)))

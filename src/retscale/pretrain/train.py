@@ -82,9 +82,7 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(run.step, spec.batch_size, spec.seq_len, spec.seed))
-        loss = _compiled_step_loss(run, batch, decoder, spec.name)
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = _loss_and_gradients(run, batch, decoder, spec.name)
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
         run.optimizer.step()
         run.step += 1
@@ -104,16 +102,21 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
         run.save(state_path)  # a zero-length segment still leaves its state behind
 
 
-def _compiled_step_loss(run: Run, batch: torch.Tensor, decoder: torch.nn.Module | None, suite: str) -> torch.Tensor:
-    """The step's loss through the compiled decoder, if any; a compiler that fails is a user error."""
-    if decoder is None:
-        return next_token_loss(run.model, batch)
-    from torch._dynamo.exc import TorchDynamoException
+def _loss_and_gradients(run: Run, batch: torch.Tensor, decoder: torch.nn.Module | None, suite: str) -> torch.Tensor:
+    """Forward and backward of one step (through the compiled decoder, if any: its backward graph is compiled
+    lazily, inside ``backward``); a compiler that cannot build its kernels is a user error."""
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import InductorError
 
     try:
-        return next_token_loss(run.model, batch, decoder=decoder)
-    except TorchDynamoException as error:
+        loss = next_token_loss(run.model, batch, decoder=decoder)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    except (BackendCompilerFailed, InductorError) as error:
+        if decoder is None:
+            raise
         raise compile_failed(suite, error) from None
+    return loss
 
 
 @torch.no_grad()
@@ -150,9 +153,10 @@ def _finish(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corpus, ou
 
 def _fingerprint(spec: SuiteSpec, cks: list[PlannedCheckpoint]) -> str:
     """What the training trajectory of a size depends on (not the speed settings threads and compile, save_every or
-    eval settings)."""
-    keep = {k: v for k, v in dataclasses.asdict(spec).items()
-            if k not in ("name", "save_every", "threads", "compile", "eval_sequences", "sizes", "ratios")}
+    eval settings). ``compile`` is hashed as off, so the fingerprint of a run begun before it became a speed
+    setting is unchanged and its training state resumes."""
+    keep = {k: v for k, v in dataclasses.asdict(dataclasses.replace(spec, compile=False)).items()
+            if k not in ("name", "save_every", "threads", "eval_sequences", "sizes", "ratios")}
     return stable_hash({"spec": keep, "checkpoints": [dataclasses.asdict(ck) for ck in cks]})
 
 

@@ -1,12 +1,15 @@
-"""EXPERIMENTS.md §13, step 3: the compiled d64-r20 against the committed reference run's d64-r20, per task, metric
-and fine-tuning seed — the mean score of each and the largest per-query difference — and ICL per task.
+"""EXPERIMENTS.md §13, step 3: the compiled d64-r20 against the committed reference run's d64-r20: the pretrained
+weights and held-out loss; per task, metric and fine-tuning seed, the mean score of each and the largest per-query
+difference; and ICL per task. The compiled checkpoint is read from the study folder's sibling ``suite/``.
 
     python docs/results/experiments/compile_check/compare.py [runs/compile-check/study] [runs/full]
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +26,25 @@ def outputs(folder: str, name: str) -> tuple[dict, dict]:
         return store.output(name, StageName.EVALUATE), store.output(name, StageName.ICL)
 
 
+def pretrained(compiled_dir: Path, reference_dir: Path) -> None:
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(d / "model.safetensors")) for d in (compiled_dir, reference_dir))
+    relative = max(float((a[k] - b[k]).norm() / b[k].norm()) for k in b)
+    largest = max(float((a[k] - b[k]).abs().max()) for k in b)
+    print(f"weights: largest per-tensor relative difference {relative:.2e}, largest element difference {largest:.2e}")
+    losses = [json.loads((d / "retscale_checkpoint.json").read_text())["heldout_loss"]
+              for d in (compiled_dir, reference_dir)]
+    print(f"held-out LM loss: compiled {losses[0]!r}  reference {losses[1]!r}")
+
+
 def main() -> None:
-    compiled = outputs(sys.argv[1] if len(sys.argv) > 1 else "runs/compile-check/study", "d64-r20-compiled")
-    reference = outputs(sys.argv[2] if len(sys.argv) > 2 else "runs/full", "d64-r20")
+    study = sys.argv[1] if len(sys.argv) > 1 else "runs/compile-check/study"
+    full = sys.argv[2] if len(sys.argv) > 2 else "runs/full"
+    (reference_dir,) = Path(full).glob("stages/pretrain-suite-full-*/d64-r20")
+    pretrained(Path(study).parent / "suite" / "d64-r20", reference_dir)
+    compiled = outputs(study, "d64-r20-compiled")
+    reference = outputs(full, "d64-r20")
     worst = 0.0
     for task in TASKS:
         for metric in METRICS:
