@@ -90,7 +90,7 @@ class SuiteSpec:
     # Not part of any cache key (it is a speed setting), though float rounding differs with it.
     threads: int | None = None
     # torch.compile the decoder (fuses RMSNorm, SwiGLU, RoPE): on in `full`, whose d64 it takes from 35–37% to
-    # 40–43% MFU (EXPERIMENTS.md §13); off in the small presets, where a cold compile costs more than it saves. A
+    # 40–43% MFU (EXPERIMENTS.md §13); off in the small presets (not measured there since §2's +3–11%). A
     # speed setting like threads, in no cache key: d64-r20 trained with it ranks every evaluation query exactly as
     # the committed eager one (§13). Needs a C++ compiler (a one-line error says so).
     compile: bool = False
