@@ -25,7 +25,8 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/retscale study mini --output runs/mini
 
-# The project's reference result: the `full` study (≈ 3 h on a 2-core CPU: 2 h 55 min measured; re-run to resume), then its
+# The project's reference result: the `full` study (1 h 28 min from a fresh clone on an idle 2-core CPU, session 8;
+# the committed run, with older code, took 2 h 55 min; re-run to resume), then its
 # report, results.csv, config, tables and figures copied into docs/results/full (no models, no caches).
 reference: install
 	$(BIN)/retscale study full --output runs/full

@@ -92,7 +92,8 @@ class SuiteSpec:
     # torch.compile the decoder (fuses RMSNorm, SwiGLU, RoPE): on in `full`, whose d64 it takes from 35–37% to
     # 40–43% MFU (EXPERIMENTS.md §13); off in the small presets (not measured there since §2's +3–11%). A
     # speed setting like threads, in no cache key: d64-r20 trained with it ranks every evaluation query exactly as
-    # the committed eager one (§13). Needs a C++ compiler (a one-line error says so).
+    # the committed eager one (§13). Compiled training is not bit-reproducible run to run (eager is): repeats agree
+    # to float chaos, not to the bit (§14). Needs a C++ compiler (a one-line error says so).
     compile: bool = False
 
     @property
