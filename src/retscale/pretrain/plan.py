@@ -27,19 +27,15 @@ def plan_suite(spec: SuiteSpec, probe: bool = True) -> list[PlanRow]:
     previous_branch: dict[str, int] = {}
     for ck in spec.checkpoints():
         if probe and ck.size.name not in speed:
-            from torch._dynamo.exc import BackendCompilerFailed
-            from torch._inductor.exc import InductorError
+            from retscale.pretrain.throughput import (
+                compiler_failures_reported,
+                probe_training_speed,
+                torch_threads,
+            )
 
-            from retscale.pretrain.throughput import compile_failed, probe_training_speed, torch_threads
-
-            with torch_threads(spec.threads):
-                try:
-                    speed[ck.size.name] = probe_training_speed(ck.shape, spec.batch_size,
-                                                               compile=spec.compile).tokens_per_second
-                except (BackendCompilerFailed, InductorError) as error:
-                    if not spec.compile:
-                        raise
-                    raise compile_failed(spec.name, error) from None
+            with torch_threads(spec.threads), compiler_failures_reported(spec.name, compiled=spec.compile):
+                speed[ck.size.name] = probe_training_speed(ck.shape, spec.batch_size,
+                                                           compile=spec.compile).tokens_per_second
         start = previous_branch.get(ck.size.name, 0)
         previous_branch[ck.size.name] = ck.decay_start
         steps = (ck.decay_start - start) + (ck.steps - ck.decay_start)

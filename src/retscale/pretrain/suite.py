@@ -100,6 +100,11 @@ class SuiteSpec:
     def tokens_per_step(self) -> int:
         return self.batch_size * self.seq_len
 
+    def without_speed_settings(self) -> SuiteSpec:
+        """This spec with the settings that change speed or crash granularity but not what is trained (threads,
+        compile, save_every) at fixed values: what cache keys and training fingerprints hash."""
+        return dataclasses.replace(self, threads=None, compile=False, save_every=0)
+
     def checkpoints(self) -> list[PlannedCheckpoint]:
         """All checkpoints, size by size and by increasing ratio (the order they are trained in)."""
         out = []

@@ -38,13 +38,24 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def compile_failed(suite: str, error: Exception) -> UserError:
-    """The one-line error for a ``torch.compile`` that cannot build its kernels (no C++ compiler, say): ``compile``
-    is a speed setting in no cache key, so turning it off resumes the same run."""
-    lines = str(error).strip().splitlines()
-    return UserError(f"torch.compile failed for suite {suite!r}: {lines[0] if lines else type(error).__name__}",
-                     fix="install a C++ compiler, or turn compile off: `retscale pretrain --no-compile`, or "
-                         "checkpoints.suite_options.compile: false in the study config (the run resumes)")
+@contextlib.contextmanager
+def compiler_failures_reported(suite: str, compiled: bool) -> Iterator[None]:
+    """Run a block that may build ``torch.compile`` kernels; if ``compiled`` and the compiler cannot build them (no
+    C++ compiler, say), raise the one-line user error: ``compile`` is a speed setting in no cache key, so turning it
+    off resumes the same run. Any other error, and any error of an eager block, passes through unchanged."""
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor.exc import InductorError
+
+    try:
+        yield
+    except (BackendCompilerFailed, InductorError) as error:
+        if not compiled:
+            raise
+        lines = str(error).strip().splitlines()
+        raise UserError(f"torch.compile failed for suite {suite!r}: {lines[0] if lines else type(error).__name__}",
+                        fix="install a C++ compiler, or turn compile off: `retscale pretrain --no-compile`, or "
+                            "checkpoints.suite_options.compile: false in the study config (the run resumes)"
+                        ) from None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from retscale.pretrain.corpus import Corpus, build_corpus
 from retscale.pretrain.loss import next_token_loss
 from retscale.pretrain.model import build_model
 from retscale.pretrain.suite import PlannedCheckpoint, SuiteSpec
-from retscale.pretrain.throughput import compile_failed, torch_threads
+from retscale.pretrain.throughput import compiler_failures_reported, torch_threads
 from retscale.pretrain.tokenizer import load_bpe_tokenizer
 from retscale.runtime import decay_groups, load_training_state, save_training_state
 
@@ -82,7 +82,11 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(run.step, spec.batch_size, spec.seq_len, spec.seed))
-        loss = _loss_and_gradients(run, batch, decoder, spec.name)
+        # the compiled backward graph is built lazily, inside backward(): both are guarded
+        with compiler_failures_reported(spec.name, compiled=decoder is not None):
+            loss = next_token_loss(run.model, batch, decoder=decoder)
+            run.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
         run.optimizer.step()
         run.step += 1
@@ -100,23 +104,6 @@ def train_segment(run: Run, ck: PlannedCheckpoint, spec: SuiteSpec, corpus: Corp
     bar.close()
     if run.step == end_step and not state_path.exists():
         run.save(state_path)  # a zero-length segment still leaves its state behind
-
-
-def _loss_and_gradients(run: Run, batch: torch.Tensor, decoder: torch.nn.Module | None, suite: str) -> torch.Tensor:
-    """Forward and backward of one step (through the compiled decoder, if any: its backward graph is compiled
-    lazily, inside ``backward``); a compiler that cannot build its kernels is a user error."""
-    from torch._dynamo.exc import BackendCompilerFailed
-    from torch._inductor.exc import InductorError
-
-    try:
-        loss = next_token_loss(run.model, batch, decoder=decoder)
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-    except (BackendCompilerFailed, InductorError) as error:
-        if decoder is None:
-            raise
-        raise compile_failed(suite, error) from None
-    return loss
 
 
 @torch.no_grad()
@@ -155,7 +142,7 @@ def _fingerprint(spec: SuiteSpec, cks: list[PlannedCheckpoint]) -> str:
     """What the training trajectory of a size depends on (not the speed settings threads and compile, save_every or
     eval settings). ``compile`` is hashed as off, so the fingerprint of a run begun before it became a speed
     setting is unchanged and its training state resumes."""
-    keep = {k: v for k, v in dataclasses.asdict(dataclasses.replace(spec, compile=False)).items()
+    keep = {k: v for k, v in dataclasses.asdict(spec.without_speed_settings()).items()
             if k not in ("name", "save_every", "threads", "eval_sequences", "sizes", "ratios")}
     return stable_hash({"spec": keep, "checkpoints": [dataclasses.asdict(ck) for ck in cks]})
 

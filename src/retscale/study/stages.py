@@ -116,8 +116,7 @@ def suite_spec(config: StudyConfig) -> Any:
 def _suite_key(spec: Any) -> tuple[str, dict[str, Any]]:
     """Checkpoint label and deps of a stage that makes a suite's weights (threads, compile and save_every change
     speed and crash granularity, not what is trained: EXPERIMENTS.md §13 measured compile's rounding)."""
-    return f"suite-{spec.name}", {"suite": repr(dataclasses.replace(spec, threads=None, compile=False, save_every=0)),
-                                  "v": 1}
+    return f"suite-{spec.name}", {"suite": repr(spec.without_speed_settings()), "v": 1}
 
 
 def _checkpoints_output(work: Path, infos: list[Any]) -> dict[str, Any]:
