@@ -68,7 +68,7 @@ def main() -> None:
     print(f"fp32, torch {torch.__version__}; peak = 1024² fp32 matmul at the same thread count, re-measured after "
           "every step; MFU = median over steps [quartiles]")
     print(f"{'size':<8}{'preset':<7}{'batch':>9}{'vocab':>6}{'compile':>8}{'threads':>8}{'N':>12}{'head':>6}"
-          f"{'tok/s':>9}{'GFLOP/s':>9}{'peak':>10}{'MFU [quartiles]':>18}")
+          f"{'tok/s':>9}{'GFLOP/s':>9}{'peak':>10}{'MFU [quartiles]':>24}")
     for key, (size, suite) in sizes.items():
         preset = "-" if key in EXTRA or args.candidates else suite.name
         compile_ = suite.compile if args.compile is None else args.compile
@@ -94,7 +94,7 @@ def _speed_columns(shape: DecoderShape, speed: TrainingSpeed) -> str:
     low, high = speed.peak_range
     q1, q3 = speed.mfu_quartiles
     return (f"{speed.tokens_per_second:>9,.0f}{training_flops_per_token(shape) * speed.tokens_per_second / 1e9:>9.1f}"
-            f"{f'{low / 1e9:.0f}–{high / 1e9:.0f}':>10}{f'{speed.mfu:.0%} [{q1:.0%}, {q3:.0%}]':>18}")
+            f"{f'{low / 1e9:.0f}–{high / 1e9:.0f}':>10}{f'{speed.mfu:.1%} [{q1:.1%}, {q3:.1%}]':>24}")
 
 def full_logits_loss(model: torch.nn.Module, batch: torch.Tensor, decoder: torch.nn.Module | None = None
                      ) -> torch.Tensor:

@@ -25,10 +25,12 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, extra: list[str]) -> None:
     single = subprocess.run([sys.executable, "-m", "retscale.cli", *common, "--output", str(tmp_path / "one")],
                             env=env, capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr[-2000:]
+    # each rank's stderr goes to its own file (--redirects), so a rank that dies shows its own last words
     multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                            "--log-dir", str(tmp_path / "ranks"), "--redirects", "2",
                             "-m", "retscale.cli", *common, "--output", str(tmp_path / "two")],
                            env=env, capture_output=True, text=True, timeout=300)
-    assert multi.returncode == 0, multi.stderr[-2000:]
+    assert multi.returncode == 0, _rank_stderr(tmp_path / "ranks") + multi.stderr[-1500:]
     assert read_json(tmp_path / "two" / "retscale.json")["world_size"] == 2
     a = load_file(tmp_path / "one" / "model.safetensors")
     b = load_file(tmp_path / "two" / "model.safetensors")
@@ -40,3 +42,13 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, extra: list[str]) -> None:
     loss_a = [c["loss"] for c in read_json(tmp_path / "one" / "retscale.json")["curve"]]
     loss_b = [c["loss"] for c in read_json(tmp_path / "two" / "retscale.json")["curve"]]
     assert loss_a == pytest.approx(loss_b, rel=1e-4)
+
+
+def _rank_stderr(log_dir: Path, keep: int = 3000) -> str:
+    """The end of every rank's stderr under torchrun's ``--log-dir``, progress-bar redraws dropped."""
+    parts = []
+    for path in sorted(log_dir.rglob("stderr.log")):
+        lines = [line for line in path.read_text(errors="replace").splitlines()  # splits at \r redraws too
+                 if "it/s]" not in line and "%|" not in line]
+        parts.append(f"--- {path.relative_to(log_dir)} ---\n" + "\n".join(lines)[-keep:])
+    return "\n".join(parts) + "\n--- torchrun ---\n"
