@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from retscale.analysis.evidence import gather_evidence, headline, ood_tasks
+from retscale.analysis.evidence import aligned_per_query_scores, gather_evidence, headline, ood_tasks
 from retscale.analysis.inference import AVERAGE
 from retscale.study.names import PER_ITEM, PER_QUERY, CheckpointKind, Metric, StageName
 from retscale.study.store import ModelEntry, ResultsStore, open_store
@@ -116,3 +117,26 @@ def test_queries_no_model_can_score_are_left_out_of_contrastive_entropy(tmp_path
     assert ev.contrastive[0].n_queries == {"scifact": N_QUERIES - 2, "arguana": N_QUERIES - 2}
     assert all(math.isfinite(i.score) for i in ev.contrastive)
     assert {i.n_queries["arguana"] for i in ev.intervals if i.task == AVERAGE} == {N_QUERIES}
+
+
+def test_models_from_two_stores_are_aligned_on_their_queries(tmp_path: Path) -> None:
+    """An experiment's checkpoints set beside a reference run's: the second store lists its queries in another
+    order, and the scores are matched by query id, not by position; a model that scored other queries is refused."""
+    with open_store(tmp_path / "a") as a, open_store(tmp_path / "b") as b:
+        _write(a, d_effect=0.03)
+        _write(b, d_effect=0.03)
+        first = a.checkpoints()[0]
+        out_a = a.output(first.name, StageName.EVALUATE)
+        out_b = b.output(first.name, StageName.EVALUATE)
+    reversed_b = {PER_QUERY: {t: {"qids": e["qids"][::-1],
+                                  "per_seed": {s: {m: v[::-1] for m, v in pq.items()} for s, pq in e["per_seed"].items()}}
+                              for t, e in out_b[PER_QUERY].items()}}
+    scores = aligned_per_query_scores([(first.name, first, out_a), (f"other:{first.name}", first, reversed_b)], TASKS)
+    assert scores.names == (first.name, f"other:{first.name}")
+    for t in TASKS:  # the same store content, so per query and seed the two rows agree once aligned
+        np.testing.assert_array_equal(scores.tasks[t][0], scores.tasks[t][1])
+    fewer = {PER_QUERY: {t: {"qids": e["qids"][1:],
+                             "per_seed": {s: {m: v[1:] for m, v in pq.items()} for s, pq in e["per_seed"].items()}}
+                         for t, e in out_b[PER_QUERY].items()}}
+    with pytest.raises(ValueError, match="scored other scifact queries than"):
+        aligned_per_query_scores([(first.name, first, out_a), ("fewer", first, fewer)], TASKS)

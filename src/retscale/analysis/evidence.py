@@ -17,6 +17,7 @@ Nothing here reads anything but the store; a study without per-query values (an 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +84,9 @@ def per_query_vectors(output: dict[str, Any], task: str, metric: str
     return (entry["qids"], vectors) if vectors else None
 
 
-def _inference_checkpoint(entry: ModelEntry) -> inf.ModelOnAxes:
+def _inference_checkpoint(name: str, entry: ModelEntry) -> inf.ModelOnAxes:
     kind = CheckpointKind.CONTROL if entry.kind == CheckpointKind.CONTROL else CheckpointKind.SUITE
-    return inf.ModelOnAxes(entry.name, entry.size, float(entry.n_params or 0), float(entry.tokens or 0), kind)
+    return inf.ModelOnAxes(name, entry.size, float(entry.n_params or 0), float(entry.tokens or 0), kind)
 
 
 def per_query_scores(store: ResultsStore, tasks: list[str], metric: str = Metric.NDCG_AT_10
@@ -93,24 +94,35 @@ def per_query_scores(store: ResultsStore, tasks: list[str], metric: str = Metric
     """Pretrained checkpoints and controls with per-query values on every task, aligned on each task's queries."""
     entries = [e for e in store.checkpoints() if e.kind in (CheckpointKind.SUITE, CheckpointKind.CONTROL)
                and e.n_params and (e.kind == CheckpointKind.CONTROL or e.flops)]
-    runs: dict[str, dict[str, list[list[float]]]] = {t: {} for t in tasks}
-    kept: list[ModelEntry] = []
-    qid_order: dict[str, list[str]] = {}
-    for entry in entries:
-        output = store.output(entry.name, StageName.EVALUATE)
-        found = {t: per_query_vectors(output, t, metric) for t in tasks}
-        if any(v is None for v in found.values()):
-            continue
-        for t, (qids, vectors) in found.items():  # type: ignore[misc]
-            order = qid_order.setdefault(t, qids)
-            if qids != order:  # another subset of queries: not paired; align on the common ones
-                index = {q: i for i, q in enumerate(qids)}
-                vectors = [[v[index[q]] for q in order] for v in vectors]
-            runs[t][entry.name] = vectors
-        kept.append(entry)
-    if len([e for e in kept if e.kind == CheckpointKind.SUITE]) < 2:
+    outputs = [(e.name, e, store.output(e.name, StageName.EVALUATE)) for e in entries]
+    scored = [m for m in outputs if all(per_query_vectors(m[2], t, metric) is not None for t in tasks)]
+    if len([e for _, e, _ in scored if e.kind == CheckpointKind.SUITE]) < 2:
         return None
-    return inf.PerQueryScores.from_runs([_inference_checkpoint(e) for e in kept], _scored_queries(runs), metric)
+    return aligned_per_query_scores(scored, tasks, metric)
+
+
+def aligned_per_query_scores(models: Sequence[tuple[str, ModelEntry, dict[str, Any]]], tasks: Sequence[str],
+                             metric: str = Metric.NDCG_AT_10) -> inf.PerQueryScores:
+    """Per-query scores of ``models`` — (name to report, store entry, evaluation-stage output), possibly from
+    several stores — aligned on the first model's query order per task. Every model must have scored the same
+    queries of every task: a ``ValueError`` names the first that did not."""
+    runs: dict[str, dict[str, list[list[float]]]] = {t: {} for t in tasks}
+    order: dict[str, list[str]] = {}
+    for name, _, output in models:
+        for task in tasks:
+            found = per_query_vectors(output, task, metric)
+            if found is None:
+                raise ValueError(f"{name} has no per-query {metric} on {task}")
+            qids, vectors = found
+            first = order.setdefault(task, qids)
+            if qids != first:
+                if set(qids) != set(first):
+                    raise ValueError(f"{name} scored other {task} queries than {models[0][0]}")
+                index = {q: i for i, q in enumerate(qids)}
+                vectors = [[v[index[q]] for q in first] for v in vectors]
+            runs[task][name] = vectors
+    return inf.PerQueryScores.from_runs([_inference_checkpoint(name, e) for name, e, _ in models],
+                                        _scored_queries(runs), metric)
 
 
 def _scored_queries(runs: dict[str, dict[str, list[list[float]]]]) -> dict[str, dict[str, list[list[float]]]]:

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 
 from retscale.analysis import inference as inf
-from retscale.analysis.evidence import per_query_vectors
-from retscale.study.names import CheckpointKind, StageName
+from retscale.analysis.evidence import aligned_per_query_scores
+from retscale.study.names import StageName
 from retscale.study.store import open_store
 
 OOD = ["scifact", "arguana", "trec-dl19-pool"]
@@ -37,22 +37,8 @@ def load(experiment: str, reference: str) -> dict:
 
 
 def replicates(models: dict, metric: str) -> inf.Replicates:
-    runs: dict[str, dict[str, list[list[float]]]] = {}
-    for task in TASKS:
-        aligned, order = {}, None
-        for name, (output, _) in models.items():
-            qids, vectors = per_query_vectors(output, task, metric)
-            order = order or qids
-            if set(qids) != set(order):
-                raise SystemExit(f"{name} scored other {task} queries than the first model")
-            index = {q: i for i, q in enumerate(qids)}
-            aligned[name] = np.array([[v[index[q]] for q in order] for v in vectors])
-        scored = ~np.all(np.isnan(np.concatenate(list(aligned.values()))), axis=0)  # CE: 5 ArguAna queries
-        runs[task] = {name: [list(v[scored]) for v in vs] for name, vs in aligned.items()}
-    checkpoints = [inf.ModelOnAxes(name, e.size, float(e.n_params or 1), float(e.tokens or 0),
-                                   CheckpointKind.CONTROL if e.kind == CheckpointKind.CONTROL else CheckpointKind.SUITE)
-                   for name, (_, e) in models.items()]
-    scores = inf.PerQueryScores.from_runs(checkpoints, runs, metric)
+    scores = aligned_per_query_scores([(name, entry, output) for name, (output, entry) in models.items()], TASKS,
+                                      metric)
     return inf.bootstrap(scores, n_boot=2000, resample_seeds=True, seed=0)
 
 
