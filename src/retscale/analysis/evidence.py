@@ -105,7 +105,7 @@ def aligned_per_query_scores(models: Sequence[tuple[str, ModelEntry, dict[str, A
                              metric: str = Metric.NDCG_AT_10) -> inf.PerQueryScores:
     """Per-query scores of ``models`` — (name to report, store entry, evaluation-stage output), possibly from
     several stores — aligned on the first model's query order per task. Every model must have scored the same
-    queries of every task: a ``ValueError`` names the first that did not."""
+    queries of every task as the first (more are dropped): a ``ValueError`` names the first that lacks one."""
     runs: dict[str, dict[str, list[list[float]]]] = {t: {} for t in tasks}
     order: dict[str, list[str]] = {}
     for name, _, output in models:
@@ -116,9 +116,9 @@ def aligned_per_query_scores(models: Sequence[tuple[str, ModelEntry, dict[str, A
             qids, vectors = found
             first = order.setdefault(task, qids)
             if qids != first:
-                if set(qids) != set(first):
-                    raise ValueError(f"{name} scored other {task} queries than {models[0][0]}")
                 index = {q: i for i, q in enumerate(qids)}
+                if not index.keys() >= set(first):
+                    raise ValueError(f"{name} scored other {task} queries than {models[0][0]}")
                 vectors = [[v[index[q]] for q in first] for v in vectors]
             runs[task][name] = vectors
     return inf.PerQueryScores.from_runs([_inference_checkpoint(name, e) for name, e, _ in models],

@@ -99,9 +99,9 @@ def main() -> None:
             continue
         # the reference study with this decade in place of its single d128 checkpoint
         nine = [*d64, *DECADE, "full:d192-r20"]
-        sub = inf.Replicates(tuple(reps.checkpoints[reps.index(n)] for n in nine), reps.tasks,
-                             reps.point[[reps.index(n) for n in nine]], reps.boot[:, [reps.index(n) for n in nine]],
-                             reps.resampling, reps.n_queries, {n: reps.n_seeds[n] for n in nine})
+        rows = [reps.index(n) for n in nine]
+        sub = inf.Replicates(tuple(reps.checkpoints[i] for i in rows), reps.tasks, reps.point[rows],
+                             reps.boot[:, rows], reps.resampling, reps.n_queries, {n: reps.n_seeds[n] for n in nine})
         effect = inf.duration_effect(sub, tasks=OOD)
         print("  with the d128 decade, 9 pretrained checkpoints (d64 × 4, d128 × 4, d192 × 1), OOD average:")
         print(f"    per decade of D {effect.log10_d.text()}")
@@ -110,19 +110,20 @@ def main() -> None:
         flops = [6 * c.n_params * c.tokens for c in sub.checkpoints]
         test = inf.correlation_test(flops, point, "spearman", y_boot=boot, resampling=sub.resampling)
         print(f"    Spearman(FLOPs, OOD average): {test.text()}")
-    rows = results_rows(experiment) + [{**r, "checkpoint": f"full:{r['checkpoint']}"} for r in results_rows(reference)]
-    pretrain = {(r["task"], r["metric"]): float(r["value"]) for r in results_rows(reference) if r["stage"] == "pretrain"}
-    losses = {f"full:{n}": (pretrain[n, "heldout_loss"], f", {pretrain[n, 'epochs']:.2f} epochs") for n in REFERENCE[:4]}
+    reference_rows = results_rows(reference)
+    gold = {(prefix + r["checkpoint"], r["task"]): float(r["value"])
+            for folder_rows, prefix in ((results_rows(experiment), ""), (reference_rows, "full:"))
+            for r in folder_rows if r["stage"] == "icl" and r["metric"] == "gold_prob"}
+    pretrain = {(r["task"], r["metric"]): float(r["value"]) for r in reference_rows if r["stage"] == "pretrain"}
+    losses = {f"full:{n}": (pretrain[n, "heldout_loss"], pretrain[n, "epochs"]) for n in REFERENCE[:4]}
     for name in DECADE:
         record = json.loads((Path(suite) / name / "retscale_checkpoint.json").read_text())
-        losses[name] = (record["heldout_loss"], f", {record['epochs']:.2f} epochs")
+        losses[name] = (record["heldout_loss"], record["epochs"])
     print("== held-out LM loss (pretraining records) and ICL mean gold-choice probability per task")
     for name in [*DECADE, *d64]:
         loss, epochs = losses[name]
-        icl = {r["task"]: float(r["value"]) for r in rows
-               if r["checkpoint"] == name and r["stage"] == "icl" and r["metric"] == "gold_prob"}
-        print(f"  {name}: held-out loss {loss:.4f}{epochs}; ICL " + ", ".join(f"{t} {icl[t]:.4f}" for t in ICL_TASKS))
-
+        print(f"  {name}: held-out loss {loss:.4f}, {epochs:.2f} epochs; ICL "
+              + ", ".join(f"{t} {gold[name, t]:.4f}" for t in ICL_TASKS))
 
 if __name__ == "__main__":
     main()
